@@ -1,0 +1,1 @@
+"""Placeholder until the servers_postgres fixtures land."""

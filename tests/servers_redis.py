@@ -1,0 +1,1 @@
+"""Placeholder until the servers_redis fixtures land."""
