@@ -12,7 +12,7 @@ from ._lifecycle import Lifecycle, Transition
 
 __all__ = ["SLOT_LIFECYCLE"]
 
-SLOT_LIFECYCLE = Lifecycle(
+SLOT_LIFECYCLE: Lifecycle = Lifecycle(
     name="slot",
     states=["available", "booked", "in_use"],
     initial="available",

@@ -74,13 +74,17 @@ class Engine:
         specs = []
         for t in lifecycle.transitions:
             for src in t.source:
-                specs.append({
+                spec: dict[str, Any] = {
                     "trigger": t.event,
                     "source": src,
                     "dest": t.target,
                     "conditions": [_condition(g, g.name) for g in t.guards],
-                    "after": [_marker(t)],
-                })
+                }
+                # Only alternatives (several guarded transitions for one event and source)
+                # need a marker to tell which fired; otherwise the trigger's result says it.
+                if len(lifecycle.transitions_for(t.event, src)) > 1:
+                    spec["after"] = [_marker(t)]
+                specs.append(spec)
         self._machine = Machine(
             model=None,
             states=list(lifecycle.states),
@@ -97,18 +101,26 @@ class Engine:
     ) -> tuple[Transition | None, str | None]:
         """Run ``event`` from ``state`` on a probe.
 
+        ``context`` may hold ``slot`` and ``user``; the rest goes to the guards.
+
         Returns:
             ``(transition, None)`` when one fires; ``(None, guard_name)`` when a guard
             refused; ``(None, None)`` when no transition leaves ``state`` on ``event``.
         """
-        if not self.lifecycle.transitions_for(event, state):
-            return None, None
         ctx = dict(context)
         slot = ctx.pop("slot", None) or self.lifecycle.slot_for(state)
-        user = ctx.pop("user", None)
-        probe = _Probe(state, slot, user, event, ctx)
-        self._events[event].trigger(probe)
-        return probe.fired, probe.refused
+        return self._choose(state, event, slot, ctx.pop("user", None), ctx)
+
+    def _choose(
+        self, state: str, event: str, slot: Slot, user: str | None, context: Mapping[str, Any]
+    ) -> tuple[Transition | None, str | None]:
+        candidates = self.lifecycle.transitions_for(event, state)
+        if not candidates:
+            return None, None
+        probe = _Probe(state, slot, user, event, context)
+        if self._events[event].trigger(probe):
+            return (candidates[0] if len(candidates) == 1 else probe.fired), None
+        return None, probe.refused
 
     def decide(
         self,
@@ -119,10 +131,10 @@ class Engine:
         user: str | None,
         at: float,
         new_id: Callable[[str, str], str],
-        context: Mapping[str, Any] = {},  # noqa: B006 - never mutated
+        context: Mapping[str, Any] = {},
         record_id: str | None = None,
         record_kind: str | None = None,
-        record: Hold | None | _Unknown = UNKNOWN,
+        record: Hold | _Unknown | None = UNKNOWN,
         override: bool = False,
     ) -> Change:
         """Decide the whole change ``event`` makes, or raise the error that refuses it.
@@ -145,6 +157,24 @@ class Engine:
         Raises:
             NotFound, Forbidden, SlotConflict, InvalidInput.
         """
+        return self.decide_fast(event, slot_id, slot, user, at, new_id, context, record_id,
+                                record_kind, record, override)
+
+    def decide_fast(
+        self,
+        event: str,
+        slot_id: str | None,
+        slot: Slot | None,
+        user: str | None,
+        at: float,
+        new_id: Callable[[str, str], str],
+        context: Mapping[str, Any],
+        record_id: str | None,
+        record_kind: str | None,
+        record: Hold | _Unknown | None,
+        override: bool,
+    ) -> Change:
+        """:meth:`decide` with positional arguments: the manager's hot path."""
         lifecycle = self.lifecycle
         if record_id is not None and record is not UNKNOWN:
             title = hold_title(record_kind or "record")
@@ -156,10 +186,7 @@ class Engine:
             raise NotFound(f"Slot {slot_id} not found", slot_id=slot_id, event=event)
         status = slot.status
         shown_id = slot_id if slot_id is not None else slot.id
-        ctx = dict(context)
-        ctx["slot"] = slot
-        ctx["user"] = user
-        transition, refused = self.choose(status, event, ctx)
+        transition, refused = self._choose(status, event, slot, user, context)
         if transition is None:
             if refused is not None:
                 message = (
@@ -198,18 +225,8 @@ class Engine:
             opens = make_hold(
                 transition.opens, new_id(transition.opens, slot_id), slot_id, user, created_at=at
             )
-        return Change(
-            event=event,
-            slot_id=slot_id,
-            source=status,
-            version=slot.version,
-            target=transition.target,
-            user=user,
-            at=at,
-            opens=opens,
-            closes=closes,
-            override=override,
-        )
+        return Change(event, slot_id, status, slot.version, transition.target, user, at, opens,
+                      closes, override)
 
 
 def _check_holder(record: Hold, user: str | None, override: bool, title: str) -> None:

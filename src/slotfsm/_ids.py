@@ -10,6 +10,7 @@ by slot (Redis Cluster hash tags) finds a record's keys from its id alone::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -17,6 +18,7 @@ import os
 _PREFIX = {"reservation": "r", "session": "s"}
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: hot slots skip the hash, memory stays flat
 def slot_tag(slot_id: str) -> str:
     """Eight hex digits that every key of one slot shares."""
     return hashlib.blake2b(slot_id.encode("utf-8"), digest_size=4).hexdigest()
@@ -51,4 +53,5 @@ os.register_at_fork(after_in_child=_unique.reseed)
 
 def new_record_id(kind: str, slot_id: str) -> str:
     """A fresh, globally unique record id for ``kind`` on ``slot_id``."""
-    return f"{_PREFIX.get(kind, kind)}_{slot_tag(slot_id)}_{_unique.process}{next(_unique.counter):x}"
+    unique = f"{_unique.process}{next(_unique.counter):x}"
+    return f"{_PREFIX.get(kind, kind)}_{slot_tag(slot_id)}_{unique}"

@@ -77,7 +77,9 @@ def _states(value: str | Iterable[str]) -> tuple[str, ...]:
     try:
         return tuple(value)
     except TypeError:
-        raise InvalidDefinition(f"source {value!r} is neither a state nor a list of states") from None
+        raise InvalidDefinition(
+            f"source {value!r} is neither a state nor a list of states"
+        ) from None
 
 
 def _guards(value: Iterable[Guard | Callable[..., Any]] | None) -> tuple[Guard, ...]:
@@ -109,6 +111,20 @@ class Transition:
     opens: str | None = None
     closes: str | None = None
     outcome: str | None = None
+
+
+def _state_names(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise InvalidDefinition(f"states must be a list of names, not the string {value!r}")
+    return tuple(value)
+
+
+def _transition_list(value: Iterable[Transition]) -> tuple[Transition, ...]:
+    return tuple(value)
+
+
+def _message_map(value: Mapping[Any, str]) -> dict[Any, str]:
+    return dict(value)
 
 
 def _message_key(key: object) -> str:
@@ -147,10 +163,10 @@ class Lifecycle:
         ('rent',)
     """
 
-    states: tuple[str, ...] = attrs.field(converter=tuple)
+    states: tuple[str, ...] = attrs.field(converter=_state_names)
     initial: str
-    transitions: tuple[Transition, ...] = attrs.field(converter=tuple)
-    messages: Mapping[Any, str] = attrs.field(factory=dict, converter=dict, repr=False)
+    transitions: tuple[Transition, ...] = attrs.field(converter=_transition_list)
+    messages: Mapping[Any, str] = attrs.field(factory=dict, converter=_message_map, repr=False)
     name: str = "lifecycle"
 
     # Derived once, at declaration.
@@ -161,6 +177,7 @@ class Lifecycle:
     _allowed: dict[str, tuple[str, ...]] = attrs.field(init=False, repr=False, eq=False)
     _holds: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
     _optimistic: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
+    _closes: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
     _engine: list[Engine] = attrs.field(init=False, repr=False, eq=False)
     _lock: threading.Lock = attrs.field(init=False, repr=False, eq=False)
 
@@ -194,6 +211,11 @@ class Lifecycle:
         self._check_reachable()
         set_(self, "_holds", self._derive_holds())
         set_(self, "_optimistic", {e: self._optimistic_source(e) for e in events})
+        closes: dict[str, str | None] = {}
+        for e in events:
+            kinds = {t.closes for t in self.transitions if t.event == e}
+            closes[e] = kinds.pop() if len(kinds) == 1 else None
+        set_(self, "_closes", closes)
         self._check_messages()
         set_(self, "_engine", [])
         set_(self, "_lock", threading.Lock())
@@ -387,6 +409,10 @@ class Lifecycle:
         """
         return self._optimistic.get(event)
 
+    def closes_kind(self, event: str) -> str | None:
+        """The record kind every transition of ``event`` closes, or ``None``."""
+        return self._closes.get(event)
+
     def can(self, state: str, event: str, **context: Any) -> bool:
         """Whether ``event`` would fire from ``state``, evaluating guards with ``context``.
 
@@ -402,8 +428,7 @@ class Lifecycle:
         """The conflict message for ``event`` refused in ``state`` (declared or generic)."""
         template = self.messages.get((event, state)) or self.messages.get(event)
         if template is None:
-            template = "Event {event!r} is not allowed for slot {slot_id} (current status: {status})"
-            return template.format(event=event, slot_id=slot_id, status=state)
+            return f"Event {event!r} is not allowed for slot {slot_id} (current status: {state})"
         return template.format(slot_id=slot_id, status=state, event=event, user=user)
 
     @property

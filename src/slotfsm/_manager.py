@@ -10,7 +10,7 @@ from ._default import SLOT_LIFECYCLE
 from ._engine import UNKNOWN, Engine
 from ._ids import new_record_id
 from ._lifecycle import CREATE_EVENT, Lifecycle
-from ._records import Applied, ChargingSession, Change, HistoryEntry, Hold, Reservation, Slot
+from ._records import Applied, Change, ChargingSession, HistoryEntry, Hold, Reservation, Slot
 from .errors import InvalidInput, NotFound, SlotConflict
 from .stores import MemoryStore, Store
 
@@ -99,6 +99,10 @@ class SlotManager:
         self.store = store
         self.lifecycle = lifecycle
         self._engine: Engine = lifecycle.engine
+        self._events = frozenset(lifecycle.events)
+        # The slot an optimistic decision assumes; its id is never shown (no refusal can
+        # come from an assumed status) and its version None tells the store to skip it.
+        self._assumed = {state: Slot("", state, None) for state in lifecycle.states}
         self._clock = clock
         self._new_id = new_id
         self._max_attempts = max_attempts
@@ -138,9 +142,10 @@ class SlotManager:
 
     def list_slots(self, status: str | None = None) -> list[Slot]:
         """All slots, or those in ``status``, ordered by id."""
-        if status is not None:
-            if not isinstance(status, str) or status not in self.lifecycle.states:
-                raise InvalidInput(
+        if status is not None and (
+            not isinstance(status, str) or status not in self.lifecycle.states
+        ):
+            raise InvalidInput(
                     f"Unknown status {status!r}; known: {list(self.lifecycle.states)}"
                 )
         return self.store.slots(status)
@@ -247,11 +252,9 @@ class SlotManager:
         """
         check_id(record_id, "record id")
         self._check_call(event, user, override, context)
-        kinds = {t.closes for t in self.lifecycle.transitions if t.event == event}
-        if len(kinds) != 1 or None in kinds:
+        kind = self.lifecycle.closes_kind(event)
+        if kind is None:
             raise InvalidInput(f"event {event!r} does not close one kind of record", event=event)
-        kind = kinds.pop()
-        assert kind is not None
         outcome = self._run(event, None, record_id, kind, user, override, context)
         assert outcome.closed is not None
         return outcome.closed
@@ -259,7 +262,7 @@ class SlotManager:
     def _check_call(
         self, event: object, user: object, override: object, context: dict[str, Any]
     ) -> None:
-        if type(event) is not str or event not in self.lifecycle.events:
+        if type(event) is not str or event not in self._events:
             raise InvalidInput(
                 f"Unknown event {event!r}; known: {list(self.lifecycle.events)}",
             )
@@ -282,32 +285,21 @@ class SlotManager:
         context: dict[str, Any],
     ) -> Applied:
         store = self.store
-        record: Hold | None | object = UNKNOWN
+        record: Hold | object | None = UNKNOWN
         source = self.lifecycle.optimistic_source(event)
         slot: Slot | None
         if source is not None:
-            slot = Slot(slot_id or "", source, None)
+            slot = self._assumed[source]
         elif slot_id is not None:
             slot = store.slot(slot_id)
         else:
             assert record_id is not None
             record = store.record(record_id)
             slot = store.slot(record.slot_id) if isinstance(record, Hold) else None
-        decide = self._engine.decide
+        decide = self._engine.decide_fast
         for _ in range(self._max_attempts):
-            change = decide(
-                event,
-                slot_id=slot_id,
-                slot=slot,
-                user=user,
-                at=self._clock(),
-                new_id=self._new_id,
-                context=context,
-                record_id=record_id,
-                record_kind=kind,
-                record=record,  # type: ignore[arg-type]
-                override=override,
-            )
+            change = decide(event, slot_id, slot, user, self._clock(), self._new_id, context,
+                            record_id, kind, record, override)  # type: ignore[arg-type]
             outcome = store.commit(change)
             if isinstance(outcome, Applied):
                 return outcome

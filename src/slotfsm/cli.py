@@ -52,7 +52,8 @@ def _slot_line(slot: Slot) -> str:
 
 
 def _record_line(record: Hold) -> str:
-    return f"{record.title} {record.id} on slot {record.slot_id}: {record.status} (user {record.user})"
+    return (f"{record.title} {record.id} on slot {record.slot_id}: {record.status} "
+            f"(user {record.user})")
 
 
 # -- demo ----------------------------------------------------------------------------------

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 
-import attrs
-
-from .._records import Change, HistoryEntry, Hold, Outcome, Slot, Stale
+from .._records import Change, HistoryEntry, Hold, Outcome, Slot, Stale, make_hold
 from ._base import Store, applied, closes_ok
 
 __all__ = ["MemoryStore"]
@@ -64,7 +62,8 @@ class MemoryStore(Store):
                 if not closes_ok(change, record, slot_id):
                     return Stale(slot, record)
                 assert record is not None
-                closed = attrs.evolve(record, status=closes.outcome, ended_at=change.at)
+                closed = make_hold(record.kind, record.id, slot_id, record.user, closes.outcome,
+                                   record.created_at, change.at)
             assert slot.version is not None
             result = applied(change, slot_id, slot.version + 1, change.opens, closed)
             # Everything is checked; from here on nothing can fail halfway.
