@@ -124,7 +124,9 @@ class SQLiteStore(Store):
             "read_history": f"SELECT slot_id, version, event, source, target, actor, at, ref, "
                             f"override FROM {p}history WHERE slot_id = ? ORDER BY version",
         }
-        self._migrate(self._conn())
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._opened_lock = threading.Lock()
+        self.migrate()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r})"
@@ -150,9 +152,13 @@ class SQLiteStore(Store):
             raise StoreUnavailable(f"cannot open SQLite database {self.path!r}: {exc}") from None
         local.conn = conn
         local.pid = os.getpid()
+        with self._opened_lock:
+            self._opened.append((local.pid, conn))
         return conn
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
+    def migrate(self) -> int:
+        """Create or upgrade the schema (idempotent); return the schema version."""
+        conn = self._conn()
         with self._transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -165,6 +171,7 @@ class SQLiteStore(Store):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return SCHEMA_VERSION
 
     class _transaction:
         def __init__(self, conn: sqlite3.Connection) -> None:
@@ -299,7 +306,10 @@ class SQLiteStore(Store):
                 for r in self._read(self._sql["read_history"], (slot_id,))]
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        pid = os.getpid()
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for owner, conn in opened:
+            if owner == pid:  # never touch a connection inherited through fork
+                conn.close()
+        self._local = threading.local()
