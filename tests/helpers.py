@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from slotfsm import SLOT_LIFECYCLE, Lifecycle, Store
@@ -24,7 +25,7 @@ def check_invariants(store: Store, lifecycle: Lifecycle = SLOT_LIFECYCLE) -> Non
         rows = store.history(slot.id)
         assert [r.version for r in rows] == list(range(1, len(rows) + 1)), rows
         assert rows[0].source is None and rows[0].event == "create"
-        for before, after in zip(rows, rows[1:], strict=False):
+        for before, after in itertools.pairwise(rows):
             assert after.source == before.target, (before, after)
         assert rows[-1].target == slot.status
         assert slot.version == len(rows)

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 import slotfsm
-from slotfsm import InvalidInput, NotFound, SlotManager, Store
-
 from helpers import snapshot
+from slotfsm import InvalidInput, NotFound, SlotManager, Store
 
 AWKWARD_IDS = [
     "it's",
@@ -108,7 +107,7 @@ class TestArguments:
         """A manager needs a Store and a Lifecycle."""
         with pytest.raises(InvalidInput, match="store must be a slotfsm Store"):
             SlotManager("sqlite:///x.db")  # type: ignore[arg-type]
-        with pytest.raises(InvalidInput, match="lifecycle must be a slotfsm.Lifecycle"):
+        with pytest.raises(InvalidInput, match=r"lifecycle must be a slotfsm\.Lifecycle"):
             SlotManager(lifecycle="slot")  # type: ignore[arg-type]
 
 

@@ -33,7 +33,8 @@ class TestDemo:
         out = proc.stdout
         assert "slot status: booked" in out
         assert '"message": "Slot is booked and not available for charging"' in out
-        assert "is not available (current status: booked). Only available slots can be booked." in out
+        assert ("is not available (current status: booked). "
+                "Only available slots can be booked.") in out
         assert "All checks passed" in out
         assert proc.stderr == ""
 
@@ -87,7 +88,7 @@ class TestErrors:
     def test_one_line(self, store: list[str], argv: list[str], code: int, message: str,
                       capsys: pytest.CaptureFixture[str]) -> None:
         """Refusals and bad input: one line on stderr and the right exit code."""
-        got, out, err = run([*store, *argv], capsys)
+        got, _, err = run([*store, *argv], capsys)
         assert got == code
         assert message in err
         assert err.count("\n") == 1 and "Traceback" not in err

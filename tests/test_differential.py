@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from slotfsm import MemoryStore, SlotFSMError, SlotManager, Store
-
 from conftest import StoreFactory
 from helpers import check_invariants
+from slotfsm import MemoryStore, SlotFSMError, SlotManager, Store
 
 SLOTS = ["s1", "s2", "s3"]
 USERS = ["u1", "u2"]

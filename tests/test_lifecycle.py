@@ -138,7 +138,7 @@ class TestInvalidDefinitions:
 
     def test_not_a_transition(self) -> None:
         """Transitions must be Transition objects."""
-        with pytest.raises(InvalidDefinition, match="not a slotfsm.Transition"):
+        with pytest.raises(InvalidDefinition, match=r"not a slotfsm\.Transition"):
             lc([("go", "a", "b")])  # type: ignore[list-item]
 
     def test_closes_without_outcome(self) -> None:

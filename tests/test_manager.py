@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import slotfsm
+from helpers import check_invariants, snapshot
 from slotfsm import (
     ChargingSession,
     Forbidden,
@@ -14,8 +17,6 @@ from slotfsm import (
     SlotManager,
     Store,
 )
-
-from helpers import check_invariants, snapshot
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ class TestSeedConflicts:
     def test_charge_in_use_slot(self, mgr: SlotManager) -> None:
         """The analogous message for a slot already charging."""
         mgr.start_charging("A1", user="u1")
-        with pytest.raises(SlotConflict, match="^Slot is in use and not available for charging$"):
+        with pytest.raises(SlotConflict, match=r"^Slot is in use and not available for charging$"):
             mgr.start_charging("A1", user="u2")
 
     def test_cancel_twice(self, mgr: SlotManager) -> None:
@@ -166,7 +167,7 @@ class TestHistory:
             ("stop", "in_use", "available", "u2", s.id),
         ]
         assert [h.version for h in rows] == [1, 2, 3, 4, 5]
-        assert all(a.at <= b.at for a, b in zip(rows, rows[1:], strict=False))
+        assert all(a.at <= b.at for a, b in itertools.pairwise(rows))
         check_invariants(mgr.store)
 
     def test_records(self, mgr: SlotManager) -> None:
@@ -200,7 +201,7 @@ class TestNotFound:
         before = snapshot(mgr.store)
         with pytest.raises(NotFound, match="Reservation r_00000000_x not found"):
             mgr.cancel_reservation("r_00000000_x", user="u1")
-        with pytest.raises(NotFound, match="Reservation .* not found"):
+        with pytest.raises(NotFound, match=r"Reservation .* not found"):
             mgr.cancel_reservation(s.id, user="u1")  # a session id is no reservation
         with pytest.raises(NotFound, match="Charging session nonsense not found"):
             mgr.stop_charging("nonsense", user="u1")

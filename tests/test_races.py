@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from slotfsm import SlotConflict, SlotManager, SQLiteStore, Store
-
-from helpers import check_invariants
 from conftest import StoreFactory
+from helpers import check_invariants
+from slotfsm import SlotConflict, SlotManager, SQLiteStore
 
 THREADS = 16
 

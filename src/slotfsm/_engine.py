@@ -31,18 +31,13 @@ UNKNOWN: Final = _Unknown()
 
 
 class _Probe:
-    """The throwaway model a trigger runs on."""
+    """The throwaway model a trigger runs on: the stored status and the guards' inputs."""
 
-    __slots__ = ("context", "event", "fired", "refused", "slot", "state", "user")
+    __slots__ = ("args", "fired", "refused", "state")
 
-    def __init__(
-        self, state: str, slot: Slot, user: str | None, event: str, context: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, state: str, args: tuple[Slot, str | None, str, Mapping[str, Any]]) -> None:
         self.state = state
-        self.slot = slot
-        self.user = user
-        self.event = event
-        self.context = context
+        self.args = args  # (slot, user, event, context), read only by guards
         self.fired: Transition | None = None
         self.refused: str | None = None
 
@@ -50,7 +45,8 @@ class _Probe:
 def _condition(guard: Callable[..., bool], name: str) -> Callable[[Any], bool]:
     def check(event_data: Any) -> bool:
         probe: _Probe = event_data.model
-        if guard(slot=probe.slot, user=probe.user, event=probe.event, **probe.context):
+        slot, user, event, context = probe.args
+        if guard(slot=slot, user=user, event=event, **context):
             return True
         probe.refused = name
         return False
@@ -117,7 +113,7 @@ class Engine:
         candidates = self.lifecycle.transitions_for(event, state)
         if not candidates:
             return None, None
-        probe = _Probe(state, slot, user, event, context)
+        probe = _Probe(state, (slot, user, event, context))
         if self._events[event].trigger(probe):
             return (candidates[0] if len(candidates) == 1 else probe.fired), None
         return None, probe.refused

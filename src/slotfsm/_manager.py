@@ -21,6 +21,7 @@ __all__ = ["MAX_ID_LENGTH", "SlotManager"]
 MAX_ID_LENGTH = 512
 
 _RESERVED_CONTEXT = frozenset({"slot", "user", "event"})
+_NO_CONTEXT: dict[str, Any] = {}
 
 
 def check_id(value: object, what: str) -> str:
@@ -180,7 +181,7 @@ class SlotManager:
 
     def book(self, slot_id: str, *, user: str) -> Reservation:
         """Book an available slot: it becomes ``booked`` with one active Reservation."""
-        record = self.fire(slot_id, "book", user=user).opened
+        record = self._open(slot_id, "book", user)
         assert isinstance(record, Reservation)
         return record
 
@@ -206,7 +207,7 @@ class SlotManager:
 
     def start_charging(self, slot_id: str, *, user: str) -> ChargingSession:
         """Start charging on an available slot: it becomes ``in_use`` with one session."""
-        record = self.fire(slot_id, "start", user=user).opened
+        record = self._open(slot_id, "start", user)
         assert isinstance(record, ChargingSession)
         return record
 
@@ -217,6 +218,14 @@ class SlotManager:
         record = self.close_record(session_id, "stop", user=user, override=override)
         assert isinstance(record, ChargingSession)
         return record
+
+    def _open(self, slot_id: str, event: str, user: str) -> Hold | None:
+        # fire() without the generic argument checks that cannot fail here.
+        check_id(slot_id, "slot id")
+        check_id(user, "user")
+        if event not in self._events:
+            raise InvalidInput(f"this lifecycle has no {event!r} event", event=event)
+        return self._run(event, slot_id, None, None, user, False, _NO_CONTEXT).opened
 
     # -- any lifecycle -------------------------------------------------------------------
 

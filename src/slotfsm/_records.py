@@ -8,6 +8,7 @@ benchmarks) and are just as immutable.
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import attrs
@@ -167,12 +168,36 @@ class Change:
 
 @attrs.frozen(slots=False)
 class Applied:
-    """A store applied a Change: the new slot, the records it touched, the history row."""
+    """A store applied a Change: the new slot, the records it touched, the history row.
 
-    slot: Slot
-    entry: HistoryEntry
+    Attributes:
+        change: The Change that was applied.
+        slot_id: The slot it was applied to (resolved, when the change named a record).
+        version: The slot's version after it.
+        opened: The record it opened, or ``None``.
+        closed: The record it closed, in its final status, or ``None``.
+        slot: The slot after the change (built on first access).
+        entry: The history row written (built on first access).
+    """
+
+    change: Change
+    slot_id: str
+    version: int
     opened: Hold | None = None
     closed: Hold | None = None
+
+    # Built lazily: most callers only want the record, and an operation should not pay
+    # for objects nobody reads (the store keeps its own representation).
+    @functools.cached_property
+    def slot(self) -> Slot:
+        return Slot(self.slot_id, self.change.target, self.version)
+
+    @functools.cached_property
+    def entry(self) -> HistoryEntry:
+        c = self.change
+        record = self.opened if self.opened is not None else self.closed
+        return HistoryEntry(self.slot_id, self.version, c.event, c.source, c.target, c.user,
+                            c.at, record.id if record is not None else None, c.override)
 
 
 @attrs.frozen(slots=False)

@@ -88,18 +88,7 @@ class Store(abc.ABC):
 def applied(change: Change, slot_id: str, version: int, opened: Hold | None,
             closed: Hold | None) -> Applied:
     """Build the Applied outcome every store returns after writing ``change``."""
-    entry = HistoryEntry(
-        slot_id,
-        version,
-        change.event,
-        change.source,
-        change.target,
-        change.user,
-        change.at,
-        opened.id if opened is not None else (closed.id if closed is not None else None),
-        change.override,
-    )
-    return Applied(Slot(slot_id, change.target, version), entry, opened, closed)
+    return Applied(change, slot_id, version, opened, closed)
 
 
 def closes_ok(change: Change, record: Hold | None, slot_id: str) -> bool:
