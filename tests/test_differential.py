@@ -11,6 +11,7 @@ import pytest
 from conftest import StoreFactory
 from helpers import check_invariants
 from slotfsm import MemoryStore, SlotFSMError, SlotManager, Store
+from slotfsm._ids import slot_tag
 
 SLOTS = ["s1", "s2", "s3"]
 USERS = ["u1", "u2"]
@@ -22,7 +23,8 @@ def deterministic_manager(store: Store) -> SlotManager:
     return SlotManager(
         store,
         clock=lambda: float(next(clock)),
-        new_id=lambda kind, slot_id: f"{kind[0]}_{next(ids):06d}",
+        # Deterministic, but shaped like new_record_id: sharded stores route by the tag.
+        new_id=lambda kind, slot_id: f"{kind[0]}_{slot_tag(slot_id)}_{next(ids):06d}",
     )
 
 

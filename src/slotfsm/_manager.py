@@ -60,7 +60,9 @@ class SlotManager:
         store: Where slots live; a fresh :class:`MemoryStore` by default.
         lifecycle: The lifecycle to enforce; :data:`SLOT_LIFECYCLE` by default.
         clock: Returns the timestamp for records and history (seconds).
-        new_id: ``new_id(kind, slot_id)`` returns a fresh record id.
+        new_id: ``new_id(kind, slot_id)`` returns a fresh record id. Keep the shape of
+            the default (``<kind>_<slot tag>_<unique>``): sharded stores (Redis Cluster)
+            find a record's slot by the tag in its id.
         max_attempts: How many times to decide again when the slot keeps moving.
 
     The manager keeps no per-slot state: it can serve any number of slots.
