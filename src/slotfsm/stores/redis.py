@@ -101,7 +101,7 @@ local function read_record(rid)
   return {rid, v[1], v[2], v[3], v[4], v[5], v[6] or ""}
 end
 
--- Reply: {tag, slot_id, slot_exists, status, version, record_exists, record...}
+-- Reply (JSON): [tag, slot_id, slot_exists, status, version, record_exists, record...]
 local function reply(tag, slot_id, slot, rec)
   local out = {tag, slot_id or "", "0", "", "0", "0"}
   if slot then out[3] = "1"; out[4] = slot[1]; out[5] = slot[2] end
@@ -109,20 +109,23 @@ local function reply(tag, slot_id, slot, rec)
     out[6] = "1"
     for i = 1, 7 do out[6 + i] = rec[i] end
   end
-  return out
+  return cjson.encode(out)
 end
 
-local has_slot, slot_id = ARGV[3] == "1", ARGV[4]
-local creating = ARGV[5] == "0"
-local source = ARGV[6]
-local has_version, version = ARGV[7] == "1", ARGV[8]
-local target = ARGV[9]
-local has_close, close_kind, outcome = ARGV[10] == "1", ARGV[11], ARGV[12]
-local close_id = nil
-if ARGV[13] == "1" then close_id = ARGV[14] end
-local has_owner, owner = ARGV[15] == "1", ARGV[16]
-local at = ARGV[17]
-local has_open = ARGV[18] == "1"
+-- ARGV[3]: the change as JSON; absent fields are nil. Numbers travel as strings.
+local c = cjson.decode(ARGV[3])
+local has_slot, slot_id = c.slot ~= nil, c.slot
+local creating = c.source == nil
+local source = c.source
+local has_version, version = c.version ~= nil, c.version
+local target = c.target
+local close = c.close or {}
+local has_close, close_kind, outcome = c.close ~= nil, close.kind, close.outcome
+local close_id = close.id
+local has_owner, owner = close.owner ~= nil, close.owner
+local at = c.at
+local open = c.open or {}
+local has_open = c.open ~= nil
 
 -- 1. Resolve the slot.
 local looked = nil
@@ -150,11 +153,11 @@ if s then
 end
 
 local function history_row(v, ref)
-  local row = {v = v, event = ARGV[19], target = target, at = at,
-               override = ARGV[22] == "1", source = cjson.null, user = cjson.null,
+  local row = {v = v, event = c.event, target = target, at = at,
+               override = c.override, source = cjson.null, user = cjson.null,
                ref = cjson.null}
   if not creating then row["source"] = source end
-  if ARGV[20] == "1" then row["user"] = ARGV[21] end
+  if c.user ~= nil then row["user"] = c.user end
   if ref then row["ref"] = ref end
   return cjson.encode(row)
 end
@@ -163,7 +166,7 @@ local function remember(v)
   local parts = {}
   for tok in string.gmatch(recent, "%S+") do parts[#parts + 1] = tok end
   parts[#parts + 1] = nonce .. "=" .. v
-  local first = math.max(1, #parts - tonumber(ARGV[23]) + 1)
+  local first = math.max(1, #parts - tonumber(c.keep) + 1)
   return " " .. table.concat(parts, " ", first)
 end
 
@@ -198,14 +201,14 @@ if has_close then
 end
 
 -- Integrity the compare cannot foresee: checked before anything is written.
-local open_id, open_kind = ARGV[24], ARGV[25]
+local open_id, open_kind = open.id, open.kind
 if has_open then
   if redis.call("EXISTS", key("rec", open_id)) == 1 then
-    return {"C", "record " .. open_id .. " already exists"}
+    return cjson.encode({"C", "record " .. open_id .. " already exists"})
   end
   local held = redis.call("HGET", key("active", slot_id), open_kind)
   if held and not (has_close and looked[1] == held) then
-    return {"C", "slot already has an active " .. open_kind .. " " .. held}
+    return cjson.encode({"C", "slot already has an active " .. open_kind .. " " .. held})
   end
 end
 
@@ -220,14 +223,14 @@ if has_close then
   ref = looked[1]
 end
 if has_open then
-  local fields = {"slot_id", slot_id, "kind", open_kind, "user", ARGV[26],
-                  "status", ARGV[27], "created_at", ARGV[28]}
-  if ARGV[29] ~= "" then
-    fields[#fields + 1] = "ended_at"; fields[#fields + 1] = ARGV[29]
+  local fields = {"slot_id", slot_id, "kind", open_kind, "user", open.user,
+                  "status", open.status, "created_at", open.created_at}
+  if open.ended_at ~= nil then
+    fields[#fields + 1] = "ended_at"; fields[#fields + 1] = open.ended_at
   end
   redis.call("HSET", key("rec", open_id), unpack(fields))
   redis.call("RPUSH", key("recs", slot_id), open_id)
-  if ARGV[27] == "active" then redis.call("HSET", key("active", slot_id), open_kind, open_id) end
+  if open.status == "active" then redis.call("HSET", key("active", slot_id), open_kind, open_id) end
   ref = open_id
 end
 redis.call("HSET", skey, "status", target, "version", tostring(newv), "recent", remember(newv))
@@ -439,41 +442,40 @@ class RedisStore(Store):
                 )
             keys.append(self._key("rec", opens.id, tag))
 
-        def flag(present: bool) -> str:
-            return "1" if present else "0"
-
-        args: list[str | int] = [
-            self._base(tag),
-            os.urandom(8).hex(),
-            flag(change.slot_id is not None), change.slot_id or "",
-            flag(change.source is not None), change.source or "",
-            flag(change.version is not None), str(change.version or 0),
-            change.target,
-            flag(closes is not None), closes.kind if closes else "",
-            closes.outcome if closes else "",
-            flag(closes is not None and closes.record_id is not None),
-            (closes.record_id or "") if closes else "",
-            flag(closes is not None and closes.owner is not None),
-            (closes.owner or "") if closes else "",
-            _f(change.at),
-            flag(opens is not None),
-            change.event,
-            flag(change.user is not None), change.user or "",
-            flag(change.override),
-            RECENT_NONCES,
-            opens.id if opens else "", opens.kind if opens else "",
-            opens.user if opens else "", opens.status if opens else "",
-            _f(opens.created_at) if opens else "",
-            _f(opens.ended_at) if opens and opens.ended_at is not None else "",
-        ]
+        # One JSON argument: redis-py packs a handful of arguments much faster than
+        # thirty, and Lua decodes it in microseconds. Absent fields are left out (nil).
+        payload: dict[str, Any] = {"target": change.target, "at": _f(change.at),
+                                   "event": change.event, "override": change.override,
+                                   "keep": str(RECENT_NONCES)}
+        if change.slot_id is not None:
+            payload["slot"] = change.slot_id
+        if change.source is not None:
+            payload["source"] = change.source
+        if change.version is not None:
+            payload["version"] = str(change.version)
+        if change.user is not None:
+            payload["user"] = change.user
+        if closes is not None:
+            payload["close"] = {k: v for k, v in (
+                ("kind", closes.kind), ("outcome", closes.outcome),
+                ("id", closes.record_id), ("owner", closes.owner)) if v is not None}
+        if opens is not None:
+            payload["open"] = {k: v for k, v in (
+                ("id", opens.id), ("kind", opens.kind), ("user", opens.user),
+                ("status", opens.status), ("created_at", _f(opens.created_at)),
+                ("ended_at", None if opens.ended_at is None else _f(opens.ended_at)),
+            ) if v is not None}
+        args = [self._base(tag), os.urandom(8).hex(),
+                json.dumps(payload, ensure_ascii=False, separators=(",", ":"))]
         try:
             reply = self._commit(keys=keys, args=args)
         except _UNAVAILABLE as exc:
             self._unavailable("commit", exc)
         return self._outcome(change, reply)
 
-    def _outcome(self, change: Change, reply: list[Any]) -> Outcome:
-        tag = _s(reply[0])
+    def _outcome(self, change: Change, raw: Any) -> Outcome:
+        reply = json.loads(_s(raw))
+        tag = reply[0]
         if tag == "C":
             raise SlotConflict(f"Redis refused the change: {_s(reply[1])}",
                                slot_id=change.slot_id, event=change.event)
