@@ -369,12 +369,18 @@ class TestStore:
             one.close()
             two.close()
 
-    def test_host_client_is_used_and_not_closed(self, redis_server: RedisServer) -> None:
+    @pytest.mark.parametrize("protocol", [2, 3])
+    def test_host_client_is_used_and_not_closed(self, redis_server: RedisServer,
+                                                protocol: int) -> None:
+        """A host's client (decoding replies, RESP2 or RESP3) works and stays open."""
         client = redis.Redis(port=redis_server.port, password=redis_server.password,
-                             decode_responses=True)
+                             decode_responses=True, protocol=protocol)
         try:
             store = RedisStore(client, prefix="hostclient")
-            SlotManager(store).add_slot("A1")
+            mgr = SlotManager(store)
+            mgr.add_slot("A1")
+            mgr.cancel_reservation(mgr.book("A1", user="u").id, user="u")
+            assert [r.status for r in store.records("A1")] == ["cancelled"]
             store.close()
             assert client.ping()
             assert store.slot("A1") is not None
