@@ -227,3 +227,20 @@ class TestListing:
         assert [s.id for s in mgr.list_slots(status="booked")] == ["b"]
         with pytest.raises(slotfsm.InvalidInput, match="Unknown status"):
             mgr.list_slots(status="bogus")
+
+
+class TestSQLitePrefixes:
+    def test_two_prefixes_share_a_file(self, tmp_path: object) -> None:
+        """Each table prefix gets its own schema and version in one SQLite file."""
+        from pathlib import Path
+
+        from slotfsm import SQLiteStore
+
+        path = Path(str(tmp_path)) / "shared.db"
+        a = SlotManager(SQLiteStore(path, prefix="a_"))
+        b = SlotManager(SQLiteStore(path, prefix="b_"))
+        a.add_slot("X")
+        b.add_slot("X")
+        a.book("X", user="u")
+        assert (a.get_slot("X").status, b.get_slot("X").status) == ("booked", "available")
+        assert SQLiteStore(path, prefix="a_").migrate() == 1

@@ -409,6 +409,10 @@ class Lifecycle:
         """
         return self._optimistic.get(event)
 
+    def closes_any(self, event: str) -> bool:
+        """Whether some transition of ``event`` closes a record (so override may apply)."""
+        return any(t.closes is not None for t in self.transitions if t.event == event)
+
     def closes_kind(self, event: str) -> str | None:
         """The record kind every transition of ``event`` closes, or ``None``."""
         return self._closes.get(event)

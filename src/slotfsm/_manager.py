@@ -103,6 +103,7 @@ class SlotManager:
         self.lifecycle = lifecycle
         self._engine: Engine = lifecycle.engine
         self._events = frozenset(lifecycle.events)
+        self._closing = frozenset(e for e in lifecycle.events if lifecycle.closes_any(e))
         # The slot an optimistic decision assumes; its id is never shown (no refusal can
         # come from an assumed status) and its version None tells the store to skip it.
         self._assumed = {state: Slot("", state, None) for state in lifecycle.states}
@@ -280,6 +281,12 @@ class SlotManager:
         check_id(user, "user")
         if type(override) is not bool:
             raise InvalidInput(f"override must be True or False, not {override!r}")
+        if override and event not in self._closing:
+            # Refused before anything is read, whatever the slot or the guards.
+            raise InvalidInput(
+                f"override applies only to events that close a record; {event!r} closes none",
+                event=event,
+            )
         if context and not _RESERVED_CONTEXT.isdisjoint(context):
             raise InvalidInput(
                 f"context may not use the names {sorted(_RESERVED_CONTEXT & set(context))}"

@@ -3,8 +3,8 @@
 Every commit is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken before
 anything is read, so a compare and its write can never interleave with another
 process), in WAL mode with a busy timeout, so several threads and processes can share
-one file. Schema is created, and its version recorded in ``PRAGMA user_version``, on
-first open.
+one file. Schema is created, and its version recorded in the ``<prefix>schema`` table,
+on first open.
 """
 
 from __future__ import annotations
@@ -158,19 +158,25 @@ class SQLiteStore(Store):
 
     def migrate(self) -> int:
         """Create or upgrade the schema (idempotent); return the schema version."""
+        # The version lives in a table of this prefix's own, not in PRAGMA user_version:
+        # several prefixes (and the host's own schema) may share one file.
+        p = self.prefix
         conn = self._conn()
         with self._transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {p}schema (version INTEGER NOT NULL)")
+            row = conn.execute(f"SELECT max(version) FROM {p}schema").fetchone()
+            version = row[0] or 0
             if version > SCHEMA_VERSION:
                 raise SlotFSMError(
-                    f"SQLite database {self.path!r} has slotfsm schema version {version}, "
-                    f"newer than this slotfsm supports ({SCHEMA_VERSION}); upgrade slotfsm"
+                    f"SQLite database {self.path!r} has slotfsm schema version {version} "
+                    f"(prefix {p!r}), newer than this slotfsm supports ({SCHEMA_VERSION}); "
+                    "upgrade slotfsm"
                 )
             if version < SCHEMA_VERSION:
-                for statement in _SCHEMA.format(p=self.prefix).split(";"):
+                for statement in _SCHEMA.format(p=p).split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute(f"INSERT INTO {p}schema (version) VALUES (?)", (SCHEMA_VERSION,))
         return SCHEMA_VERSION
 
     class _transaction:

@@ -335,6 +335,8 @@ class ReferenceModel:
         check_id(user, "user")
         if type(override) is not bool:
             raise InvalidInput(f"override must be True or False, not {override!r}")
+        if override and not self.lifecycle.closes_any(event):
+            raise _override_error(event)
         if context and not _RESERVED_CONTEXT.isdisjoint(context):
             raise InvalidInput(
                 f"context may not use the names {sorted(_RESERVED_CONTEXT & set(context))}"
@@ -365,13 +367,6 @@ class ReferenceModel:
     ) -> Fired:
         check_id(slot_id, "slot id")
         self._check_call(event, user, override, context)
-        assumed = self.lifecycle.optimistic_source(event)
-        if override and assumed is not None:
-            # The manager decides an unguarded event on the status it leaves from before
-            # reading the slot, so a misplaced override is refused before the slot is seen.
-            first = self.lifecycle.transitions_for(event, assumed)[0]
-            if first.closes is None:
-                raise _override_error(event)
         slot = self.slots.get(slot_id)
         if slot is None:
             raise NotFound(f"Slot {slot_id} not found", slot_id=slot_id, event=event)
