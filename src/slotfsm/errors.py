@@ -113,7 +113,11 @@ class InvalidInput(SlotFSMError, ValueError):
 
 
 class StoreUnavailable(SlotFSMError):
-    """503: the store's server cannot be reached; nothing was written, retry later."""
+    """503: the store's server cannot be reached; retry later.
+
+    Nothing is ever half-applied, but a commit whose reply was lost may have been applied
+    whole: read the slot (or the record) before retrying a change that must not repeat.
+    """
 
     http_status = 503
     error = "Service Unavailable"
