@@ -2,7 +2,9 @@
 
 A pytest plugin (listed in ``conftest.pytest_plugins``). One cluster per session (per
 xdist worker): a temporary data directory, listening only on 127.0.0.1 on a free port,
-its unix socket in the temporary directory, fsync off. PostgreSQL refuses to run as
+its unix socket in the temporary directory, fsync off (safe while the OS does not crash).
+``synchronous_commit`` stays on: with it off, ``pg_ctl stop -m immediate`` loses commits
+already acknowledged, and the fault tests would rightly fail. PostgreSQL refuses to run as
 root, so as root the binaries run as the ``postgres`` system user. Tests connect as a
 password-bearing role, so that redaction of the password is testable.
 
@@ -107,7 +109,7 @@ class PostgresServer:
                 self.port = free_port()
             options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
                        f"-c unix_socket_directories={self.root} -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off "
+                       "-c full_page_writes=off "
                        "-c max_connections=400 -c shared_buffers=32MB")
             done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w",
                              "-t", "60", "-o", options, "start", check=False)
@@ -124,7 +126,7 @@ class PostgresServer:
         with psycopg.connect(host=str(self.root), port=self.port, user=ADMIN, dbname=dbname,
                              autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
 
     def destroy(self) -> None:
         self.stop("immediate")

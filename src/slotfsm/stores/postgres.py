@@ -344,6 +344,8 @@ class PostgresStore(Store):
         self.max_size = max_size
         self.timeout = float(timeout)
         self._conninfo = "" if conninfo is None else conninfo
+        self._host_pool = pool
+        self._host_conn = connection
         if not isinstance(self._conninfo, str):
             raise InvalidInput(f"conninfo must be a string, not {type(conninfo).__name__}")
         if self._conninfo:
@@ -354,8 +356,6 @@ class PostgresStore(Store):
                     f"malformed PostgreSQL conninfo {_display(self._conninfo)!r}: "
                     f"{self._scrub(_first_line(exc))}"
                 ) from None
-        self._host_pool = pool
-        self._host_conn = connection
         if pool is not None and isinstance(pool.conninfo, str):
             self._shown = _display(pool.conninfo)
         elif connection is not None:
