@@ -1,0 +1,1 @@
+"""slotfsm side by side against its baselines: ``python -m benchmarks`` (see README.md)."""
