@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -504,6 +505,57 @@ class TestFaults:
                     SlotManager(store).book("A1", user="u")
                 assert time.monotonic() - started < 2.0
             assert SlotManager(store).book("A1", user="u").status == "active"
+        finally:
+            store.close()
+
+
+# -- pools and processes ------------------------------------------------------------------------
+
+
+def _forked_child(store: PostgresStore, out: str) -> None:
+    mgr = SlotManager(store)
+    r = mgr.book("A1", user="child")
+    Path(out).write_text(r.id)
+
+
+@pytest.mark.postgres
+class TestPools:
+    """A host's pool, and a store that crosses a fork."""
+
+    def test_host_pool_without_autocommit(self, postgres_url: str,
+                                          postgres_store_factory: Factory) -> None:
+        """Connections of a non-autocommit host pool still commit each change."""
+        pool: ConnectionPool[Any] = ConnectionPool(postgres_url, min_size=1, max_size=2,
+                                                   open=True)
+        try:
+            store = postgres_store_factory(pool=pool)
+            mgr = SlotManager(store)
+            mgr.add_slot("A1")
+            mgr.book("A1", user="u")
+            other = postgres_store_factory(schema=store.schema)
+            assert other.slot("A1").status == "booked"  # type: ignore[union-attr]
+            with pool.connection() as conn:
+                assert not conn.autocommit  # handed back as it was lent
+        finally:
+            pool.close()
+
+    def test_store_used_across_fork(self, postgres_url: str, tmp_path: Path) -> None:
+        """A forked child gets its own pool; the parent's connections keep working."""
+        store = PostgresStore(postgres_url, schema=unique_schema(), max_size=2)
+        try:
+            SlotManager(store).add_slot("A1")
+            out = tmp_path / "child.txt"
+            child = multiprocessing.get_context("fork").Process(
+                target=_forked_child, args=(store, str(out)))
+            with warnings.catch_warnings():
+                # Python 3.12+ warns that fork() in a threaded process may deadlock the
+                # child; that is the situation this test is about.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                child.start()
+            child.join(60)
+            assert child.exitcode == 0
+            assert store.record(out.read_text()).user == "child"  # type: ignore[union-attr]
+            assert store.slot("A1").status == "booked"  # type: ignore[union-attr]
         finally:
             store.close()
 
