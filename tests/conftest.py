@@ -22,7 +22,13 @@ REQUIRE_SERVERS = os.environ.get("SLOTFSM_REQUIRE_SERVERS") == "1"
 # Fixture modules of the server-backed stores; each defines "<name>_store_factory".
 pytest_plugins = ["servers_postgres", "servers_redis"]
 
-STORES = ["memory", "sqlite", "postgres", "redis", "redis_cluster"]
+STORES = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("redis_cluster", marks=pytest.mark.redis),
+]
 
 
 def skip_or_fail(reason: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import sys
@@ -287,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``slotfsm`` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A driver's pool logs every reconnect attempt while a server is down; the one line
+    # this command prints on failure says it better.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         code: int = args.func(args)
         return code
