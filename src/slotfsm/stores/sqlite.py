@@ -20,6 +20,11 @@ from ._base import Store, applied, closes_ok
 
 __all__ = ["SQLiteStore"]
 
+
+def _hold(row: Any) -> Hold:
+    """A record from ``id, slot_id, kind, holder, status, created_at, ended_at``."""
+    return make_hold(row[2], row[0], row[1], row[3], row[4], row[5], row[6])
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -111,9 +116,12 @@ class SQLiteStore(Store):
             "slot": f"SELECT id, status, version FROM {p}slots WHERE id = ?",
             "slots": f"SELECT id, status, version FROM {p}slots ORDER BY id",
             "slots_by": f"SELECT id, status, version FROM {p}slots WHERE status = ? ORDER BY id",
-            "insert_slot": f"INSERT INTO {p}slots (id, status, version) VALUES (?, ?, ?)",
-            "cas_slot": f"UPDATE {p}slots SET status = ?, version = ? "
-                        f"WHERE id = ? AND status = ? AND version = ?",
+            "insert_slot": f"INSERT INTO {p}slots (id, status, version) VALUES (?, ?, 1) "
+                           f"ON CONFLICT (id) DO NOTHING",
+            "cas": f"UPDATE {p}slots SET status = ?, version = version + 1 "
+                   f"WHERE id = ? AND status = ? RETURNING version",
+            "cas_version": f"UPDATE {p}slots SET status = ?, version = version + 1 "
+                           f"WHERE id = ? AND status = ? AND version = ? RETURNING version",
             "close": f"UPDATE {p}records SET status = ?, ended_at = ? "
                      f"WHERE id = ? AND status = 'active'",
             "open": f"INSERT INTO {p}records (id, slot_id, kind, holder, status, created_at) "
@@ -219,65 +227,66 @@ class SQLiteStore(Store):
         return outcome
 
     def _apply(self, conn: sqlite3.Connection, change: Change) -> Outcome:
+        # Runs inside BEGIN IMMEDIATE: nobody else writes until we commit or roll back.
         sql = self._sql
         closes = change.closes
         slot_id = change.slot_id
-        if slot_id is None:
-            assert closes is not None and closes.record_id is not None
-            found = self._read_record(conn, closes.record_id)
-            if found is None or found.kind != closes.kind:
-                return Stale(None, None)
-            slot_id = found.slot_id
-        row = conn.execute(sql["slot"], (slot_id,)).fetchone()
-        slot = Slot(*row) if row is not None else None
+        record = None
+        if closes is not None:
+            if closes.record_id is not None:
+                record = self._read_record(conn, closes.record_id)
+                if slot_id is None:
+                    if record is None or record.kind != closes.kind:
+                        return Stale(None, None)
+                    slot_id = record.slot_id
+            else:
+                assert slot_id is not None
+                row = conn.execute(sql["active"], (slot_id, closes.kind)).fetchone()
+                record = _hold(row) if row is not None else None
+        assert slot_id is not None
         if change.source is None:
-            if slot is not None:
-                return Stale(slot)
-            result = applied(change, slot_id, 1, None, None)
-            conn.execute(sql["insert_slot"], (slot_id, change.target, 1))
-            self._write_history(conn, result.entry)
-            return result
-        record = self._looked_at(conn, change, slot_id) if closes is not None else None
-        if slot is None or slot.status != change.source or (
-            change.version is not None and slot.version != change.version
-        ):
-            return Stale(slot, record)
+            if conn.execute(sql["insert_slot"], (slot_id, change.target)).rowcount != 1:
+                return Stale(self._read_slot(conn, slot_id))
+            self._write_history(conn, change, slot_id, 1, None)
+            return applied(change, slot_id, 1, None, None)
+        if closes is not None and not closes_ok(change, record, slot_id):
+            return Stale(self._read_slot(conn, slot_id), record)
+        # The compare-and-set: status, and version whenever the decision saw one.
+        if change.version is None:
+            row = conn.execute(sql["cas"], (change.target, slot_id, change.source)).fetchone()
+        else:
+            row = conn.execute(sql["cas_version"], (change.target, slot_id, change.source,
+                                                    change.version)).fetchone()
+        if row is None:
+            return Stale(self._read_slot(conn, slot_id), record)
+        version = row[0]
         closed = None
         if closes is not None:
-            if not closes_ok(change, record, slot_id):
-                return Stale(slot, record)
             assert record is not None
             conn.execute(sql["close"], (closes.outcome, change.at, record.id))
-            closed = make_hold(record.kind, record.id, record.slot_id, record.user,
+            closed = make_hold(record.kind, record.id, slot_id, record.user,
                                closes.outcome, record.created_at, change.at)
-        assert slot.version is not None
-        result = applied(change, slot_id, slot.version + 1, change.opens, closed)
         opened = change.opens
         if opened is not None:
             conn.execute(sql["open"], (opened.id, slot_id, opened.kind, opened.user,
                                        opened.created_at))
-        cur = conn.execute(sql["cas_slot"], (change.target, slot.version + 1, slot_id,
-                                             slot.status, slot.version))
-        if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; never write blind
-            raise SlotConflict(f"Slot {slot_id} moved on during the commit", slot_id=slot_id)
-        self._write_history(conn, result.entry)
-        return result
+        ref = opened.id if opened is not None else (closed.id if closed is not None else None)
+        self._write_history(conn, change, slot_id, version, ref)
+        return applied(change, slot_id, version, opened, closed)
 
-    def _write_history(self, conn: sqlite3.Connection, e: HistoryEntry) -> None:
-        conn.execute(self._sql["history"], (e.slot_id, e.version, e.event, e.source, e.target,
-                                            e.user, e.at, e.ref, int(e.override)))
+    def _write_history(self, conn: sqlite3.Connection, change: Change, slot_id: str,
+                       version: int, ref: str | None) -> None:
+        conn.execute(self._sql["history"], (slot_id, version, change.event, change.source,
+                                            change.target, change.user, change.at, ref,
+                                            int(change.override)))
 
-    def _looked_at(self, conn: sqlite3.Connection, change: Change, slot_id: str) -> Hold | None:
-        closes = change.closes
-        assert closes is not None
-        if closes.record_id is not None:
-            return self._read_record(conn, closes.record_id)
-        row = conn.execute(self._sql["active"], (slot_id, closes.kind)).fetchone()
-        return make_hold(row[2], row[0], row[1], row[3], row[4], row[5], row[6]) if row else None
+    def _read_slot(self, conn: sqlite3.Connection, slot_id: str) -> Slot | None:
+        row = conn.execute(self._sql["slot"], (slot_id,)).fetchone()
+        return Slot(*row) if row is not None else None
 
     def _read_record(self, conn: sqlite3.Connection, record_id: str) -> Hold | None:
         row = conn.execute(self._sql["record"], (record_id,)).fetchone()
-        return make_hold(row[2], row[0], row[1], row[3], row[4], row[5], row[6]) if row else None
+        return _hold(row) if row is not None else None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -300,12 +309,10 @@ class SQLiteStore(Store):
         rows = self._read(self._sql["record"], (record_id,))
         if not rows:
             return None
-        r = rows[0]
-        return make_hold(r[2], r[0], r[1], r[3], r[4], r[5], r[6])
+        return _hold(rows[0])
 
     def records(self, slot_id: str) -> list[Hold]:
-        return [make_hold(r[2], r[0], r[1], r[3], r[4], r[5], r[6])
-                for r in self._read(self._sql["records"], (slot_id,))]
+        return [_hold(r) for r in self._read(self._sql["records"], (slot_id,))]
 
     def history(self, slot_id: str) -> list[HistoryEntry]:
         return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]))
