@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS {p}slots (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
     version INTEGER NOT NULL CHECK (version >= 1)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {p}records (
     id TEXT PRIMARY KEY,
     slot_id TEXT NOT NULL REFERENCES {p}slots (id),
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS {p}history (
     ref TEXT,
     override INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (slot_id, version)
-);
+) WITHOUT ROWID;
 """
 
 
