@@ -21,9 +21,11 @@ from typing import Any
 import pytest
 
 from slotfsm import (
+    Applied,
     Forbidden,
     InvalidInput,
     NotFound,
+    Reservation,
     SlotConflict,
     SlotFSMError,
     SlotManager,
@@ -42,6 +44,7 @@ except ImportError:  # the missing-driver test still runs
 
 from helpers import check_invariants
 from servers_postgres import PASSWORD, PostgresServer, free_port, start_server, unique_schema
+from slotfsm._records import Change, Close
 
 Factory = Callable[..., "PostgresStore"]
 SLOTS = ["S0", "S1", "S2", "S3"]
@@ -72,6 +75,19 @@ def replay(store: Any, slot_ids: list[str]) -> collections.Counter[tuple[str, st
                 held = None
         assert [r.id for r in store.active(sid)] == ([held] if held else []), sid
     return seen
+
+
+def orphans(store: PostgresStore) -> dict[str, int]:
+    """Records and history rows whose slot does not exist (there are no foreign keys)."""
+    found = {}
+    for table in ("records", "history"):
+        [(count,)] = store._query(
+            f'SELECT count(*) FROM "{store.schema}"."{store.prefix}{table}" t WHERE NOT EXISTS '
+            f'(SELECT 1 FROM "{store.schema}"."{store.prefix}slots" s WHERE s.id = t.slot_id)',
+            ())
+        if count:
+            found[table] = count
+    return found
 
 
 def random_op(mgr: SlotManager, rng: random.Random, known: list[str]) -> tuple[Any, ...]:
@@ -132,6 +148,7 @@ def check_reported(store: Any, reported: list[list[Any]], exact: bool = True) ->
         assert seen[(sid, event, ref)] == 1, (sid, event, ref)
         if version is not None:
             assert any(r.version == version and r.ref == ref for r in store.history(sid))
+    assert orphans(store) == {}
     unreported = sum(seen.values()) - len(reported)
     if exact:
         assert unreported == 0
@@ -355,6 +372,114 @@ class TestEmbedding:
                 mgr.book("A1", user="u2")
             host.execute("SELECT 1")
         assert store.slot("A1").status == "booked"  # type: ignore[union-attr]
+
+
+# -- integrity without foreign keys, and no growth with history -----------------------
+
+
+def make_reservation(record_id: str, slot_id: str) -> Reservation:
+    return Reservation(record_id, slot_id, "u", created_at=1.0)
+
+
+def table_stats(conn: psycopg.Connection[Any], schema: str) -> dict[str, tuple[int, int]]:
+    """(n_tup_upd, n_tup_hot_upd) of each table of ``schema``, as the server counted."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute("SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                        "WHERE schemaname = %s", (schema,)).fetchall()
+    return {name: (upd, hot) for name, upd, hot in rows}
+
+
+@pytest.mark.postgres
+class TestIntegrity:
+    """The one statement keeps records and history consistent with their slot."""
+
+    def test_nothing_written_for_a_missing_slot_or_record(self, store: PostgresStore,
+                                                          mgr: SlotManager) -> None:
+        """Refused changes on unknown slots and records leave no row behind."""
+        mgr.add_slot("A1")
+        with pytest.raises(NotFound):
+            mgr.book("nope", user="u")
+        with pytest.raises(NotFound):
+            mgr.cancel_reservation("r_missing", user="u")
+        for change in (
+            Change("book", "ghost", "available", None, "booked", "u", 1.0,
+                   opens=make_reservation("r_ghost", "ghost")),
+            Change("cancel", None, "booked", None, "available", "u", 1.0,
+                   closes=Close("reservation", "cancelled", "r_ghost", "u")),
+        ):
+            assert not isinstance(store.commit(change), Applied)
+        assert orphans(store) == {}
+        assert store.record("r_ghost") is None and store.history("ghost") == []
+
+    def test_opening_a_second_active_record_is_refused(self, store: PostgresStore,
+                                                       mgr: SlotManager) -> None:
+        """A change no lifecycle makes (open while a record is active) writes nothing."""
+        mgr.add_slot("A1")
+        held = mgr.book("A1", user="u1")
+        change = Change("book", "A1", "booked", None, "booked", "u2", 2.0,
+                        opens=make_reservation("r_second", "A1"))
+        with pytest.raises(SlotConflict, match="already has an active reservation"):
+            store.commit(change)
+        assert [r.id for r in store.active("A1")] == [held.id]
+        check_invariants(store)
+
+    def test_slot_naming_a_closed_record_aborts_the_whole_change(
+            self, store: PostgresStore, mgr: SlotManager) -> None:
+        """Tampered rows (the slot names a record that is not active): nothing applies."""
+        mgr.add_slot("A1")
+        r = mgr.book("A1", user="u1")
+        store._query(f'UPDATE "{store.schema}".slotfsm_records SET status = %s '
+                     f"WHERE id = %s RETURNING id", ("cancelled", r.id))
+        before = (store.slot("A1"), store.history("A1"))
+        with pytest.raises(SlotConflict, match="refused the change"):
+            mgr.cancel_reservation(r.id, user="u1")
+        assert (store.slot("A1"), store.history("A1")) == before
+
+
+@pytest.mark.postgres
+class TestNoGrowthWithHistory:
+    """The work of an operation does not grow with the reservations ever made."""
+
+    def test_updates_are_hot_and_no_index_mentions_status(self, postgres_url: str,
+                                                          store: PostgresStore) -> None:
+        """2,000 book/cancel pairs, autovacuum off: every update is HOT (no new index
+        entries, dead versions pruned in place), so no index fills with dead entries."""
+        store.migrate()
+        schema, pairs, slots = store.schema, 2000, [f"S{i}" for i in range(10)]
+        tables = [f"slotfsm_{t}" for t in ("slots", "records", "history")]
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            for table in tables:
+                conn.execute(f'ALTER TABLE "{schema}"."{table}" '
+                             "SET (autovacuum_enabled = off)")
+            # Only primary keys and records by slot: nothing a status change touches.
+            indexes = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = ANY(%s)",
+                (schema, tables)).fetchall()
+            assert not any("status" in d for (d,) in indexes), indexes
+            assert len(indexes) == 4, indexes
+            mgr = SlotManager(store.bind(conn))
+            for sid in slots:
+                mgr.add_slot(sid)
+            for i in range(pairs):
+                r = mgr.book(slots[i % len(slots)], user="u")
+                mgr.cancel_reservation(r.id, user="u")
+            conn.execute("SELECT pg_stat_force_next_flush()")
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while True:
+                stats = table_stats(conn, schema)
+                if stats.get("slotfsm_records", (0, 0))[0] >= pairs or (
+                        time.monotonic() > deadline):
+                    break
+                time.sleep(0.2)
+            # Every update of a slot (2 per pair) and every closing of a record is HOT.
+            assert stats["slotfsm_slots"] == (2 * pairs, 2 * pairs), stats
+            assert stats["slotfsm_records"] == (pairs, pairs), stats
+            assert conn.execute(
+                "SELECT vacuum_count + autovacuum_count FROM pg_stat_user_tables "
+                "WHERE schemaname = %s AND relname = 'slotfsm_records'",
+                (schema,)).fetchone() == (0,)
+        check_invariants(store)
 
 
 # -- races across processes ---------------------------------------------------------------

@@ -26,7 +26,7 @@ import select
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 try:
@@ -57,34 +57,54 @@ _RERUNS = 4
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?\Z")
-_LONGEST_SUFFIX = len("records_one_active")
+# Room kept for the longest name slotfsm derives from the prefix (PostgreSQL truncates
+# the derived constraint names itself); 45-character prefixes stay accepted.
+_LONGEST_SUFFIX = 18
 _MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
 
 # Versioned migrations: (version, statements). Applied in order, each at most once, in
 # one transaction under an advisory lock. Never edit a released entry; append one.
+#
+# Why the schema looks like this (measured; see docs/postgres.md, "Performance"):
+#
+# * The slot row names its one active record (id, kind, holder). "At most one active
+#   record per slot" then holds by construction, the compare-and-set on the slot row
+#   covers the record checks too, and closing needs no index lookup by status. No index
+#   mentions ``records.status``, so closing a record is a HOT update, and nothing in any
+#   index grows with the number of reservations ever made except their own ids.
+# * ``fillfactor`` leaves room in each page, so the updates of a slot (two per booking)
+#   and the one closing update of a record find space on their own page: HOT updates,
+#   no new index entries, dead versions pruned in place without VACUUM.
+# * No foreign keys from records and history to slots, and no CHECK constraints. An FK
+#   trigger costs a query (index probe and row lock of the slot) per inserted row, and a
+#   CHECK is parsed and compiled again by every statement that writes the table; both
+#   guard nothing the statement does not: rows are inserted only ``FROM upd``, i.e. when
+#   the slot row was just updated (so it exists and is locked), slotfsm never deletes a
+#   slot, and a version is only ever 1 or the previous one + 1. tests/test_postgres.py
+#   (TestIntegrity) checks it.
 _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (
         """CREATE TABLE IF NOT EXISTS {slots} (
             id text PRIMARY KEY,
             status text NOT NULL,
-            version bigint NOT NULL CHECK (version >= 1)
-        )""",
+            version bigint NOT NULL,
+            active_id text,
+            active_kind text,
+            active_holder text
+        ) WITH (fillfactor = 80)""",
         """CREATE TABLE IF NOT EXISTS {records} (
             seq bigint GENERATED ALWAYS AS IDENTITY,
             id text PRIMARY KEY,
-            slot_id text NOT NULL REFERENCES {slots} (id),
+            slot_id text NOT NULL,
             kind text NOT NULL,
             holder text NOT NULL,
             status text NOT NULL,
             created_at double precision NOT NULL,
             ended_at double precision
-        )""",
+        ) WITH (fillfactor = 90)""",
         "CREATE INDEX IF NOT EXISTS {records_slot} ON {records} (slot_id, seq)",
-        # The database itself refuses a second active record of one kind on one slot.
-        """CREATE UNIQUE INDEX IF NOT EXISTS {records_one_active}
-            ON {records} (slot_id, kind) WHERE status = 'active'""",
         """CREATE TABLE IF NOT EXISTS {history} (
-            slot_id text NOT NULL REFERENCES {slots} (id),
+            slot_id text NOT NULL,
             version bigint NOT NULL,
             event text NOT NULL,
             source text,
@@ -98,65 +118,130 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     )),
 )
 
-# The one statement of every non-creating commit. Parameters are named; every value is
-# bound, never formatted in. Casts give NULL parameters a type.
-_COMMIT = """
-WITH tgt AS (
-    SELECT COALESCE(%(sid)s::text,
-                    (SELECT r.slot_id FROM {records} r
-                     WHERE r.id = %(rid)s::text AND r.kind = %(kind)s::text)) AS slot_id
-), cur AS (
-    SELECT s.id, s.status, s.version FROM {slots} s JOIN tgt ON s.id = tgt.slot_id
-), rec AS (
-    SELECT r.id, r.slot_id, r.kind, r.holder, r.status, r.created_at, r.ended_at
-    FROM {records} r
-    WHERE %(closes)s::boolean AND CASE
-        WHEN %(rid)s::text IS NOT NULL THEN r.id = %(rid)s::text
-        ELSE r.slot_id = (SELECT slot_id FROM tgt) AND r.kind = %(kind)s::text
-             AND r.status = 'active' END
-), ok AS (
-    SELECT cur.id, cur.version FROM cur
-    WHERE cur.status = %(source)s::text
-      AND (%(ver)s::bigint IS NULL OR cur.version = %(ver)s::bigint)
-      AND (NOT %(closes)s::boolean OR EXISTS (
-          SELECT 1 FROM rec
-          WHERE rec.slot_id = cur.id AND rec.kind = %(kind)s::text AND rec.status = 'active'
-            AND (%(owner)s::text IS NULL OR rec.holder = %(owner)s::text)))
-), upd AS (
-    -- Re-checked on the newest row if another writer got there first: the compare.
-    UPDATE {slots} s SET status = %(target)s::text, version = s.version + 1
-    FROM ok
-    WHERE s.id = ok.id AND s.version = ok.version AND s.status = %(source)s::text
+
+class _Shape(NamedTuple):
+    """What a Change asks for, as far as the text of its statement depends on it."""
+
+    by_slot: bool       # the slot is given (else: the slot of the record to close)
+    version: bool       # the decision read a version, which must still be current
+    closes: str | None  # "id": close that record; "kind": the slot's active one
+    owner: bool         # the record to close must be held by this user
+    opens: bool         # a record is inserted
+    oactive: bool       # ... and it is active, so the slot names it
+
+
+def _commit_text(shape: _Shape) -> str:
+    """The one statement (one round trip) of every non-creating commit of ``shape``.
+
+    Every value is a bound parameter; the shape only chooses which conditions and
+    which writes the statement contains. One text per shape keeps the statement free
+    of ``CASE``/``OR`` switches on parameters, so its generic plan (PostgreSQL's plan
+    cache settles on one after five runs of a prepared statement) is a handful of
+    primary-key lookups, and a change sends only the parameters it uses.
+    """
+    # S608 (SQL built from strings) is silenced below: only this function's fixed
+    # fragments are joined; every value is a bound parameter, names are identifiers.
+    if shape.by_slot:
+        slot = "%(sid)s::text"
+    else:
+        # A closing change that names only its record: the record's slot.
+        slot = ("(SELECT r.slot_id FROM {records} r "
+                "WHERE r.id = %(rid)s::text AND r.kind = %(kind)s::text)")
+    # The compare: everything the change depends on is in the slot row, because the
+    # slot row names its active record (id, kind, holder).
+    compare = ["s.status = %(source)s::text"]
+    if shape.version:
+        compare.append("s.version = %(ver)s::bigint")
+    if shape.closes is not None:
+        compare.append("s.active_kind = %(kind)s::text")
+        if shape.closes == "id":
+            compare.append("s.active_id = %(rid)s::text")
+        else:
+            # Still the active record this statement's snapshot saw (record ids are
+            # never reused), so "old" below names the record the update takes away.
+            compare.append("s.active_id = (SELECT active_id FROM old)")
+        if shape.owner:
+            compare.append("s.active_holder = %(owner)s::text")
+    elif shape.oactive:
+        compare.append("s.active_id IS NULL")  # at most one active record per slot
+    cond = " AND ".join(compare)
+    ctes = []
+    if shape.closes == "kind":
+        ctes.append(f"old AS (SELECT active_id FROM {{slots}} WHERE id = {slot})")  # noqa: S608
+    sets = "status = %(target)s::text, version = s.version + 1"
+    if shape.oactive:
+        sets += (", (active_id, active_kind, active_holder)"
+                 " = (%(oid)s::text, %(okind)s::text, %(oholder)s::text)")
+    elif shape.closes is not None:
+        sets += ", active_id = NULL, active_kind = NULL, active_holder = NULL"
+    # The compare-and-set. Under READ COMMITTED, if another writer updated the row
+    # after this statement's snapshot, PostgreSQL waits for it and evaluates the
+    # WHERE again on the newest row: only a row that still passes the compare is set.
+    ctes.append(f"""upd AS (
+    UPDATE {{slots}} s SET {sets}
+    WHERE s.id = {slot} AND {cond}
     RETURNING s.id, s.version
-), closed AS (
-    UPDATE {records} r SET status = %(outcome)s::text, ended_at = %(at)s::float8
-    FROM upd, rec
-    WHERE r.id = rec.id AND r.status = 'active'
-    RETURNING r.id
-), opened AS (
+)""")  # noqa: S608
+    closed_id = "%(rid)s::text" if shape.closes == "id" else "(SELECT active_id FROM old)"
+    if shape.closes is not None:
+        ctes.append(f"""closed AS (
+    UPDATE {{records}} r SET status = %(outcome)s::text, ended_at = %(at)s::float8
+    FROM upd
+    WHERE r.id = {closed_id} AND r.status = 'active'
+    RETURNING r.id, r.kind, r.holder, r.created_at
+)""")  # noqa: S608
+    if shape.opens:
+        ctes.append("""opened AS (
     INSERT INTO {records} (id, slot_id, kind, holder, status, created_at)
     SELECT %(oid)s::text, upd.id, %(okind)s::text, %(oholder)s::text, %(ostatus)s::text,
            %(ocreated)s::float8
-    FROM upd WHERE %(opens)s::boolean
-    RETURNING id
-), hist AS (
-    INSERT INTO {history} (slot_id, version, event, source, target, actor, at, ref, override)
-    SELECT upd.id,
-           -- A record to close that was not closed would be half a change: the NULL
-           -- makes the NOT NULL constraint abort the whole statement instead.
-           CASE WHEN %(closes)s::boolean AND NOT EXISTS (SELECT 1 FROM closed)
-                THEN NULL ELSE upd.version END,
-           %(event)s::text, %(source)s::text, %(target)s::text, %(actor)s::text,
-           %(at)s::float8, COALESCE(%(oid)s::text, (SELECT id FROM rec)),
-           %(override)s::boolean
     FROM upd
-    RETURNING version
-)
-SELECT (SELECT version FROM hist), (SELECT slot_id FROM tgt), EXISTS (SELECT 1 FROM ok),
-       cur.status, cur.version,
-       rec.id, rec.slot_id, rec.kind, rec.holder, rec.status, rec.created_at, rec.ended_at
-FROM (SELECT 1) AS one LEFT JOIN cur ON true LEFT JOIN rec ON true
-"""
+)""")
+    version = "upd.version"
+    if shape.closes is not None:
+        # The slot named a record that was not active after all: half a change. The
+        # NULL makes the NOT NULL constraint abort the whole statement instead.
+        version = "CASE WHEN EXISTS (SELECT 1 FROM closed) THEN upd.version END"
+    ref = "%(oid)s::text" if shape.opens else closed_id if shape.closes else "NULL"
+    ctes.append(f"""hist AS (
+    INSERT INTO {{history}} (slot_id, version, event, source, target, actor, at, ref, override)
+    SELECT upd.id, {version}, %(event)s::text, %(source)s::text, %(target)s::text,
+           %(actor)s::text, %(at)s::float8, {ref}, %(override)s::boolean
+    FROM upd
+    RETURNING slot_id, version
+)""")  # noqa: S608
+    # Not applied: what the store found, in the same snapshot, read only then (the
+    # NOT EXISTS is a one-time filter: when the change applied, nothing is read).
+    # The record a refused closing change looked at is the one it names (read first:
+    # a change that names only its record finds the slot through it), else the slot's
+    # active one of that kind.
+    looked = """
+LEFT JOIN LATERAL (
+    SELECT r.id, r.slot_id, r.kind, r.holder, r.status, r.created_at, r.ended_at
+    FROM {records} r
+    WHERE NOT EXISTS (SELECT 1 FROM hist) AND %s
+) AS rec ON true"""
+    if shape.closes == "id" and not shape.by_slot:
+        slot = "CASE WHEN rec.kind = %(kind)s::text THEN rec.slot_id END"
+    found = f"""
+LEFT JOIN LATERAL (
+    SELECT s.id, s.status, s.version, s.active_id, s.active_kind, ({cond}) AS matched
+    FROM {{slots}} s
+    WHERE NOT EXISTS (SELECT 1 FROM hist) AND s.id = {slot}
+) AS s ON true"""  # noqa: S608
+    if shape.closes == "id":
+        found = looked % "r.id = %(rid)s::text" + found
+    elif shape.closes == "kind":
+        found += looked % "r.id = s.active_id AND s.active_kind = %(kind)s::text"
+    rec = ("rec.id, rec.slot_id, rec.kind, rec.holder, rec.status, rec.created_at, "
+           "rec.ended_at" if shape.closes else "NULL, NULL, NULL, NULL, NULL, NULL, NULL")
+    closed = "c.id, c.kind, c.holder, c.created_at" if shape.closes else "NULL, NULL, NULL, NULL"
+    return f"""WITH {", ".join(ctes)}
+SELECT h.version, h.slot_id, {closed},
+       s.id, s.status, s.version, s.matched, s.active_id, s.active_kind, {rec}
+FROM (SELECT 1) AS one
+LEFT JOIN hist h ON true{" LEFT JOIN closed c ON true" if shape.closes else ""}{found}"""  # noqa: S608
+
 
 # Creation: insert the slot and its first history row, or report the existing slot.
 _CREATE = """
@@ -265,6 +350,20 @@ def _readable(conn: psycopg.Connection[Any]) -> bool:
     return bool(ready)
 
 
+# Bumped in a child after fork: a store compares it to find a pool inherited through
+# fork without a getpid() system call per operation.
+_forks = 0
+
+
+def _after_fork_in_child() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _ConnectState:
     """The last connection attempt's error, seen by the pool's connection class."""
 
@@ -364,6 +463,7 @@ class PostgresStore(Store):
             self._shown = _display(self._conninfo)
         self._pool: ConnectionPool[Any] | None = None
         self._pool_pid = 0
+        self._pool_forks = -1
         self._orphans: list[ConnectionPool[Any]] = []
         self._connect_state = _ConnectState()
         self._closed = False
@@ -381,7 +481,6 @@ class PostgresStore(Store):
             "history": sql.Identifier(schema, f"{prefix}history"),
             "version_table": sql.Identifier(schema, f"{prefix}schema_version"),
             "records_slot": sql.Identifier(f"{prefix}records_slot"),
-            "records_one_active": sql.Identifier(f"{prefix}records_one_active"),
         }
         self._names = names
 
@@ -389,7 +488,8 @@ class PostgresStore(Store):
             return sql.SQL(text).format(**{k: v for k, v in names.items()
                                           if "{" + k + "}" in text}).as_string(None)
 
-        self._commit_sql = compose(_COMMIT)
+        self._compose = compose
+        self._commit_sql: dict[_Shape, str] = {}
         self._create_sql = compose(_CREATE)
         self._reads = {key: compose(text) for key, text in _READS.items()}
         self._migrations = tuple((v, tuple(compose(s) for s in stmts))
@@ -519,14 +619,15 @@ class PostgresStore(Store):
     def _get_pool(self) -> ConnectionPool[Any]:
         if self._host_pool is not None:
             return self._host_pool
-        pid = os.getpid()
         pool = self._pool
-        if pool is not None and self._pool_pid == pid:
+        if pool is not None and self._pool_forks == _forks:
             return pool
+        pid = os.getpid()
         with self._lock:
             if self._closed:
                 raise SlotFSMError(f"{self!r} is closed")
             if self._pool is not None and self._pool_pid == pid:
+                self._pool_forks = _forks
                 return self._pool
             if self._pool is not None:
                 # Inherited through fork: its threads are gone and its connections are
@@ -547,14 +648,22 @@ class PostgresStore(Store):
                 open=True,
             )
             self._pool_pid = pid
+            self._pool_forks = _forks
             return self._pool
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection for one operation: the host's, or a live one from the pool."""
+        conn, pool, restore = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn, pool, restore)
+
+    def _acquire(self) -> tuple[psycopg.Connection[Any], ConnectionPool[Any] | None, bool]:
+        """The connection, the pool to give it back to, whether to restore autocommit."""
         if self._host_conn is not None:
-            yield self._host_conn
-            return
+            return self._host_conn, None, False
         pool = self._get_pool()
         deadline = time.monotonic() + self.timeout
         while True:
@@ -573,13 +682,17 @@ class PostgresStore(Store):
         restore = not conn.autocommit  # a host pool's connection: no implicit BEGIN
         if restore:
             conn.autocommit = True
-        try:
-            yield conn
-        finally:
-            if restore and not conn.closed:
-                with contextlib.suppress(psycopg.Error):
-                    conn.autocommit = False
-            pool.putconn(conn)
+        return conn, pool, restore
+
+    @staticmethod
+    def _release(conn: psycopg.Connection[Any], pool: ConnectionPool[Any] | None,
+                 restore: bool) -> None:
+        if pool is None:
+            return
+        if restore and not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                conn.autocommit = False
+        pool.putconn(conn)
 
     def _timeout_error(self, pool: ConnectionPool[Any]) -> StoreUnavailable:
         error = self._connect_state.error
@@ -636,17 +749,20 @@ class PostgresStore(Store):
         """Run one statement, in one round trip, and return its rows."""
         self._ensure_schema()
         for attempt in range(_RERUNS):
-            with self._session() as conn:
-                try:
-                    return conn.execute(query, params).fetchall()
-                except psycopg.Error as exc:
-                    # A serialization failure or deadlock in autocommit wrote nothing (a
-                    # server defaulting to SERIALIZABLE): run it again. Inside a host's
-                    # transaction it is the host's to retry.
-                    if (exc.sqlstate in ("40001", "40P01") and self._host_conn is None
-                            and attempt + 1 < _RERUNS):
-                        continue
-                    raise self._translate(exc, slot_id, event) from None
+            # _acquire/_release rather than _session: no generator on the hot path.
+            conn, pool, restore = self._acquire()
+            try:
+                return conn.execute(query, params).fetchall()
+            except psycopg.Error as exc:
+                # A serialization failure or deadlock in autocommit wrote nothing (a
+                # server defaulting to SERIALIZABLE): run it again. Inside a host's
+                # transaction it is the host's to retry.
+                if (exc.sqlstate in ("40001", "40P01") and self._host_conn is None
+                        and attempt + 1 < _RERUNS):
+                    continue
+                raise self._translate(exc, slot_id, event) from None
+            finally:
+                self._release(conn, pool, restore)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- writing -------------------------------------------------------------------------
@@ -656,41 +772,64 @@ class PostgresStore(Store):
             return self._create(change)
         closes = change.closes
         opens = change.opens
+        shape = _Shape(
+            change.slot_id is not None,
+            change.version is not None,
+            None if closes is None else "kind" if closes.record_id is None else "id",
+            closes is not None and closes.owner is not None,
+            opens is not None,
+            opens is not None and opens.active,
+        )
+        query = self._commit_sql.get(shape)
+        if query is None:
+            if not shape.by_slot and shape.closes != "id":
+                raise InvalidInput("a change without a slot id must close a record by id",
+                                   event=change.event)
+            query = self._commit_sql[shape] = self._compose(_commit_text(shape))
+        # Only the parameters the statement of this shape names.
         params: dict[str, Any] = {
-            "sid": change.slot_id,
-            "rid": closes.record_id if closes is not None else None,
-            "kind": closes.kind if closes is not None else None,
-            "closes": closes is not None,
-            "outcome": closes.outcome if closes is not None else None,
-            "owner": closes.owner if closes is not None else None,
-            "source": change.source,
-            "ver": change.version,
-            "target": change.target,
-            "at": change.at,
-            "opens": opens is not None,
-            "oid": opens.id if opens is not None else None,
-            "okind": opens.kind if opens is not None else None,
-            "oholder": opens.user if opens is not None else None,
-            "ostatus": opens.status if opens is not None else None,
-            "ocreated": opens.created_at if opens is not None else None,
-            "event": change.event,
-            "actor": change.user,
-            "override": change.override,
+            "source": change.source, "target": change.target, "event": change.event,
+            "actor": change.user, "at": change.at, "override": change.override,
         }
+        if shape.by_slot:
+            params["sid"] = change.slot_id
+        if shape.version:
+            params["ver"] = change.version
+        if closes is not None:
+            params["kind"] = closes.kind
+            params["outcome"] = closes.outcome
+            if closes.record_id is not None:
+                params["rid"] = closes.record_id
+            if closes.owner is not None:
+                params["owner"] = closes.owner
+        if opens is not None:
+            params.update(oid=opens.id, okind=opens.kind, oholder=opens.user,
+                          ostatus=opens.status, ocreated=opens.created_at)
         for attempt in range(_RERUNS):
-            rows = self._query(self._commit_sql, params, change.slot_id, change.event)
-            (version, slot_id, matched, status, slot_version, *rec) = rows[0]
+            (version, slot_id, closed_id, kind, holder, created_at, found_id, status,
+             slot_version, matched, active_id, active_kind, *rec) = self._query(
+                query, params, change.slot_id, change.event)[0]
             if version is not None:
                 closed = None
                 if closes is not None:
-                    closed = make_hold(rec[2], rec[0], rec[1], rec[3], closes.outcome,
-                                       rec[5], change.at)
+                    closed = make_hold(kind, closed_id, slot_id, holder, closes.outcome,
+                                       created_at, change.at)
                 return applied(change, slot_id, int(version), opens, closed)
-            if slot_id is None and change.slot_id is None:
+            if found_id is None and change.slot_id is None:
                 return Stale(None, None)  # no such record, or one of another kind
             if matched and attempt + 1 < _RERUNS:
                 continue  # another writer committed after our snapshot: look again
-            slot = Slot(slot_id, status, int(slot_version)) if status is not None else None
+            if (matched is False and shape.oactive and closes is None
+                    and active_id is not None and status == change.source
+                    and change.version in (None, slot_version)):
+                # Only a change no lifecycle decides (see Lifecycle's hold rules).
+                raise SlotConflict(
+                    f"slot {change.slot_id} already has an active {active_kind} "
+                    f"{active_id}; refusing to open another",
+                    slot_id=change.slot_id, event=change.event)
+            slot = None
+            if status is not None:
+                slot = Slot(found_id, status, int(slot_version))
             record = None
             if closes is not None and rec[0] is not None:
                 record = make_hold(rec[2], rec[0], rec[1], rec[3], rec[4], rec[5], rec[6])
