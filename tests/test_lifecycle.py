@@ -220,3 +220,22 @@ class TestCustomLifecycle:
         assert mgr.fire("L1", "repair", user="bob").slot.status == "free"
         assert [h.event for h in mgr.history("L1")] == [
             "create", "rent", "give_back", "report", "repair"]
+
+
+class TestSeedOperationsOnOtherLifecycles:
+    def test_book_needs_a_book_event_opening_a_reservation(self) -> None:
+        """book()/cancel_reservation() on a lifecycle without them: 400, nothing written."""
+        locker = Lifecycle(states=["free", "rented"], initial="free", transitions=[
+            Transition("book", "free", "rented", opens="rental"),
+            Transition("cancel", "rented", "free", closes="rental", outcome="returned"),
+        ])
+        mgr = slotfsm.SlotManager(lifecycle=locker)
+        mgr.add_slot("L1")
+        with pytest.raises(slotfsm.InvalidInput, match="no 'book' event opening a reservation"):
+            mgr.book("L1", user="u")
+        with pytest.raises(slotfsm.InvalidInput, match="no 'stop' event closing a session"):
+            mgr.stop_charging("x_00000000_1", user="u")
+        assert mgr.get_slot("L1").version == 1
+        rental = mgr.fire("L1", "book", user="u").opened
+        assert rental is not None and rental.kind == "rental"
+        assert mgr.close_record(rental.id, "cancel", user="u").status == "returned"

@@ -413,6 +413,11 @@ class Lifecycle:
         """Whether some transition of ``event`` closes a record (so override may apply)."""
         return any(t.closes is not None for t in self.transitions if t.event == event)
 
+    def opens_kind(self, event: str) -> str | None:
+        """The record kind every transition of ``event`` opens, or ``None``."""
+        kinds = {t.opens for t in self.transitions if t.event == event}
+        return kinds.pop() if len(kinds) == 1 else None
+
     def closes_kind(self, event: str) -> str | None:
         """The record kind every transition of ``event`` closes, or ``None``."""
         return self._closes.get(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ._default import SLOT_LIFECYCLE
 from ._engine import UNKNOWN, Engine
@@ -104,6 +104,7 @@ class SlotManager:
         self._engine: Engine = lifecycle.engine
         self._events = frozenset(lifecycle.events)
         self._closing = frozenset(e for e in lifecycle.events if lifecycle.closes_any(e))
+        self._opens = {e: lifecycle.opens_kind(e) for e in lifecycle.events}
         # The slot an optimistic decision assumes; its id is never shown (no refusal can
         # come from an assumed status) and its version None tells the store to skip it.
         self._assumed = {state: Slot("", state, None) for state in lifecycle.states}
@@ -184,9 +185,7 @@ class SlotManager:
 
     def book(self, slot_id: str, *, user: str) -> Reservation:
         """Book an available slot: it becomes ``booked`` with one active Reservation."""
-        record = self._open(slot_id, "book", user)
-        assert isinstance(record, Reservation)
-        return record
+        return cast(Reservation, self._open(slot_id, "book", "reservation", user))
 
     def cancel_reservation(
         self, reservation_id: str, *, user: str, override: bool = False
@@ -196,39 +195,52 @@ class SlotManager:
         Raises:
             NotFound, Forbidden (another user's, without ``override``), SlotConflict.
         """
-        record = self.close_record(reservation_id, "cancel", user=user, override=override)
-        assert isinstance(record, Reservation)
-        return record
+        return cast(Reservation,
+                    self._close(reservation_id, "cancel", "reservation", user, override))
 
     def complete_reservation(
         self, reservation_id: str, *, user: str, override: bool = False
     ) -> Reservation:
         """Complete a reservation; its slot becomes available again."""
-        record = self.close_record(reservation_id, "complete", user=user, override=override)
-        assert isinstance(record, Reservation)
-        return record
+        return cast(Reservation,
+                    self._close(reservation_id, "complete", "reservation", user, override))
 
     def start_charging(self, slot_id: str, *, user: str) -> ChargingSession:
         """Start charging on an available slot: it becomes ``in_use`` with one session."""
-        record = self._open(slot_id, "start", user)
-        assert isinstance(record, ChargingSession)
-        return record
+        return cast(ChargingSession, self._open(slot_id, "start", "session", user))
 
     def stop_charging(
         self, session_id: str, *, user: str, override: bool = False
     ) -> ChargingSession:
         """Stop a charging session; its slot becomes available again."""
-        record = self.close_record(session_id, "stop", user=user, override=override)
-        assert isinstance(record, ChargingSession)
-        return record
+        return cast(ChargingSession, self._close(session_id, "stop", "session", user, override))
 
-    def _open(self, slot_id: str, event: str, user: str) -> Hold | None:
-        # fire() without the generic argument checks that cannot fail here.
+    # The seed's named operations need the lifecycle to have the seed's events; they skip
+    # the generic argument checks of fire()/close_record() that cannot fail for them.
+
+    def _open(self, slot_id: str, event: str, kind: str, user: str) -> Hold | None:
         check_id(slot_id, "slot id")
         check_id(user, "user")
-        if event not in self._events:
-            raise InvalidInput(f"this lifecycle has no {event!r} event", event=event)
+        if self._opens.get(event) != kind:
+            raise InvalidInput(
+                f"lifecycle {self.lifecycle.name!r} has no {event!r} event opening a {kind}; "
+                "use fire()", event=event,
+            )
         return self._run(event, slot_id, None, None, user, False, _NO_CONTEXT).opened
+
+    def _close(self, record_id: str, event: str, kind: str, user: str, override: bool) -> Hold:
+        check_id(record_id, "record id")
+        check_id(user, "user")
+        if type(override) is not bool:
+            raise InvalidInput(f"override must be True or False, not {override!r}")
+        if self.lifecycle.closes_kind(event) != kind:
+            raise InvalidInput(
+                f"lifecycle {self.lifecycle.name!r} has no {event!r} event closing a {kind}; "
+                "use close_record()", event=event,
+            )
+        closed = self._run(event, None, record_id, kind, user, override, _NO_CONTEXT).closed
+        assert closed is not None
+        return closed
 
     # -- any lifecycle -------------------------------------------------------------------
 
