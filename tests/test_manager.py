@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -244,3 +245,28 @@ class TestSQLitePrefixes:
         a.book("X", user="u")
         assert (a.get_slot("X").status, b.get_slot("X").status) == ("booked", "available")
         assert SQLiteStore(path, prefix="a_").migrate() == 1
+
+
+class TestSQLiteInMemory:
+    def test_threads_share_one_memory_database(self) -> None:
+        """sqlite:///:memory: is one database for all threads, not one per thread."""
+        import threading
+
+        from slotfsm import SQLiteStore
+
+        mgr = SlotManager(SQLiteStore(":memory:"))
+        mgr.add_slot("A1")
+        wins: list[str] = []
+
+        def worker(n: int) -> None:
+            with contextlib.suppress(SlotConflict):
+                wins.append(mgr.book("A1", user=f"u{n}").id)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1
+        assert mgr.get_slot("A1").status == "booked"
+        check_invariants(mgr.store)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 
 from .._records import Applied, Change, HistoryEntry, Hold, Outcome, Slot, Stale, make_hold
@@ -19,6 +20,13 @@ from ..errors import InvalidInput, SlotConflict, SlotFSMError, StoreUnavailable
 from ._base import Store, applied, closes_ok
 
 __all__ = ["SQLiteStore"]
+
+
+class _Slot:
+    """A plain attribute holder (like threading.local, but shared by all threads)."""
+
+    conn: sqlite3.Connection | None = None
+    pid: int = 0
 
 
 def _hold(row: Any) -> Hold:
@@ -133,6 +141,10 @@ class SQLiteStore(Store):
                             f"override FROM {p}history WHERE slot_id = ? ORDER BY version",
         }
         self._opened: list[tuple[int, sqlite3.Connection]] = []
+        self._memory_local = _Slot()
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if self.path == ":memory:" else nullcontext()
+        )
         self._opened_lock = threading.Lock()
         self.migrate()
 
@@ -144,7 +156,9 @@ class SQLiteStore(Store):
     def _conn(self) -> sqlite3.Connection:
         # One connection per thread and per process: sqlite3 connections must not cross
         # threads, and one inherited through fork must never be used by the child.
-        local = self._local
+        # A ":memory:" database lives in its one connection: all threads share it, one
+        # at a time (see _serial).
+        local = self._local if self.path != ":memory:" else self._memory_local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None and local.pid == os.getpid():
             return conn
@@ -169,8 +183,7 @@ class SQLiteStore(Store):
         # The version lives in a table of this prefix's own, not in PRAGMA user_version:
         # several prefixes (and the host's own schema) may share one file.
         p = self.prefix
-        conn = self._conn()
-        with self._transaction(conn):
+        with self._serial, self._transaction(self._conn()) as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {p}schema (version INTEGER NOT NULL)")
             row = conn.execute(f"SELECT max(version) FROM {p}schema").fetchone()
             version = row[0] or 0
@@ -204,6 +217,10 @@ class SQLiteStore(Store):
     # -- writing -------------------------------------------------------------------------
 
     def commit(self, change: Change) -> Outcome:
+        with self._serial:
+            return self._commit(change)
+
+    def _commit(self, change: Change) -> Outcome:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -292,7 +309,8 @@ class SQLiteStore(Store):
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         try:
-            return self._conn().execute(sql, params).fetchall()
+            with self._serial:
+                return self._conn().execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"SQLite read failed: {exc}") from None
 
@@ -326,3 +344,4 @@ class SQLiteStore(Store):
             if owner == pid:  # never touch a connection inherited through fork
                 conn.close()
         self._local = threading.local()
+        self._memory_local = _Slot()
