@@ -106,3 +106,36 @@ class TestErrors:
         code, _, err = run(["--store", f"sqlite:///{tmp_path}/missing/dir/x.db", "slots", "list"],
                            capsys)
         assert code == 3 and err.startswith("slotfsm: store unavailable:")
+
+
+class TestCustomLifecycle:
+    def test_lifecycle_option(self, tmp_path: Path, store: list[str],
+                              monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+        """--lifecycle module:NAME drives the operator commands, fire and the table."""
+        (tmp_path / "hostlockers.py").write_text(
+            "from slotfsm import Lifecycle, Transition\n"
+            "LOCKER = Lifecycle(name='locker', states=['free', 'rented'], initial='free',\n"
+            "    transitions=[Transition('rent', 'free', 'rented', opens='rental'),\n"
+            "                 Transition('give_back', 'rented', 'free', closes='rental',\n"
+            "                            outcome='returned')])\n")
+        monkeypatch.chdir(tmp_path)
+        lc = ["--lifecycle", "hostlockers:LOCKER"]
+        code, out, _ = run([*lc, "lifecycle"], capsys)
+        assert code == 0 and "| `free` | `rent` | — | `rented` | opens rental |" in out
+        assert run([*store, *lc, "slots", "add", "L1"], capsys)[1].startswith("L1\tfree")
+        code, out, _ = run([*store, *lc, "fire", "L1", "rent", "--user", "ann"], capsys)
+        assert code == 0 and "opened: Rental " in out
+        code, _, err = run([*store, *lc, "fire", "L1", "give_back", "--user", "bob"], capsys)
+        assert code == 1 and "403 Forbidden: Rental" in err
+        code, _, err = run([*store, *lc, "book", "L1", "--user", "ann"], capsys)
+        assert code == 2 and "has no 'book' event opening a reservation" in err
+        code, out, _ = run([*store, *lc, "fire", "L1", "give_back", "--user", "ops",
+                            "--override"], capsys)
+        assert code == 0 and "closed: Rental" in out and "returned" in out
+
+    def test_bad_lifecycle_reference(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A reference that does not import is one line, exit 2."""
+        code, _, err = run(["--lifecycle", "no_such_module:X", "lifecycle"], capsys)
+        assert code == 2 and err.startswith("slotfsm: cannot import module 'no_such_module'")
+        assert err.count("\n") == 1

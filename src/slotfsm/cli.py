@@ -17,9 +17,11 @@ from typing import Any, TextIO
 
 import attrs
 
+from ._cli_kit import UsageError, add_commands, load_lifecycle
 from ._default import SLOT_LIFECYCLE
+from ._lifecycle import Lifecycle
 from ._manager import SlotManager
-from ._records import Hold, Slot
+from ._records import Hold, Slot, hold_title
 from .errors import InvalidInput, SlotConflict, SlotFSMError, StoreUnavailable
 from .stores import open_store
 from .stores._url import redact
@@ -29,8 +31,12 @@ DEFAULT_STORE = "sqlite:///slots.db"
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _lifecycle(args: argparse.Namespace) -> Lifecycle:
+    return load_lifecycle(args.use_lifecycle)
+
+
 def _manager(args: argparse.Namespace) -> SlotManager:
-    return SlotManager(open_store(args.store))
+    return SlotManager(open_store(args.store), lifecycle=_lifecycle(args))
 
 
 def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
@@ -53,7 +59,7 @@ def _slot_line(slot: Slot) -> str:
 
 
 def _record_line(record: Hold) -> str:
-    return (f"{record.title} {record.id} on slot {record.slot_id}: {record.status} "
+    return (f"{hold_title(record.kind)} {record.id} on slot {record.slot_id}: {record.status} "
             f"(user {record.user})")
 
 
@@ -63,7 +69,8 @@ def _record_line(record: Hold) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the seed's "Testing After Deployment" checklist against a store."""
     out: TextIO = sys.stdout
-    mgr = _manager(args)
+    # The checklist is the fix note's: it always runs the default lifecycle.
+    mgr = SlotManager(open_store(args.store), lifecycle=SLOT_LIFECYCLE)
     slot_id = secrets.token_hex(12)  # shaped like the seed's MongoDB ObjectIds
     failures = 0
 
@@ -198,10 +205,21 @@ def _record_command(name: str) -> Handler:
     return run
 
 
+def cmd_fire(args: argparse.Namespace) -> int:
+    done = _manager(args).fire(args.slot_id, args.event, user=args.user, override=args.override)
+    lines = [_slot_line(done.slot)]
+    lines += [f"opened: {_record_line(done.opened)}"] if done.opened else []
+    lines += [f"closed: {_record_line(done.closed)}"] if done.closed else []
+    _emit(args, {"slot": attrs.asdict(done.slot), "entry": attrs.asdict(done.entry),
+                 "opened": _jsonable(done.opened), "closed": _jsonable(done.closed)},
+          "\n".join(lines))
+    return 0
+
+
 def cmd_lifecycle(args: argparse.Namespace) -> int:
     from .render import render
 
-    print(render(SLOT_LIFECYCLE, "md"), end="")
+    print(render(_lifecycle(args), "md"), end="")
     return 0
 
 
@@ -230,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("SLOTFSM_STORE", DEFAULT_STORE),
         help="store URL: sqlite:///file.db (default sqlite:///slots.db, or $SLOTFSM_STORE), "
         "memory://, postgresql://…, redis://…, redis+cluster://…",
+    )
+    parser.add_argument(
+        "--lifecycle",
+        dest="use_lifecycle",
+        metavar="MODULE:NAME",
+        default=os.environ.get("SLOTFSM_LIFECYCLE"),
+        help="the host's own Lifecycle for the operator commands and 'lifecycle' "
+        "(default: slotfsm.SLOT_LIFECYCLE, or $SLOTFSM_LIFECYCLE)",
     )
     parser.add_argument("--json", action="store_true", help="print records as JSON")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -267,17 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
                            help="operator override: act on another user's record (recorded)")
         p.set_defaults(func=_record_command(name))
 
+    p = sub.add_parser("fire", help="fire any lifecycle event on a slot (custom lifecycles)")
+    p.add_argument("slot_id")
+    p.add_argument("event")
+    p.add_argument("--user", required=True, help="who acts")
+    p.add_argument("--override", action="store_true",
+                   help="operator override: close another user's record (recorded)")
+    p.set_defaults(func=cmd_fire)
+
     p = sub.add_parser("lifecycle", help="the allowed-transitions table")
     p.set_defaults(func=cmd_lifecycle)
     p = sub.add_parser("migrate", help="create or upgrade the store's schema (deploy time)")
     p.set_defaults(func=cmd_migrate)
 
-    try:
-        from ._cli_kit import add_commands
-    except ImportError:  # pragma: no cover - the kit ships with the package
-        pass
-    else:
-        add_commands(sub)
+    add_commands(sub)
     return parser
 
 
@@ -303,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SlotFSMError as err:
         print(f"slotfsm: {err.http_status} {err.error}: {err.message}", file=sys.stderr)
         return EXIT_REFUSED
-    except ImportError as err:
+    except (ImportError, UsageError) as err:
         print(f"slotfsm: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
