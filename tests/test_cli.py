@@ -139,3 +139,24 @@ class TestCustomLifecycle:
         code, _, err = run(["--lifecycle", "no_such_module:X", "lifecycle"], capsys)
         assert code == 2 and err.startswith("slotfsm: cannot import module 'no_such_module'")
         assert err.count("\n") == 1
+
+
+class TestOptionPlacement:
+    def test_global_options_after_the_command(self, store: list[str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+        """`slotfsm migrate --store URL` works like `slotfsm --store URL migrate`."""
+        code, out, _ = run(["migrate", *store], capsys)
+        assert code == 0 and "schema at version 1" in out
+        run(["slots", "add", "A1", *store], capsys)
+        code, out, _ = run(["slots", "list", "--json", *store], capsys)
+        assert json.loads(out)[0]["id"] == "A1"
+
+    def test_usage_errors_are_one_line(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """A missing argument is one line and exit 2, pointing at --help."""
+        with pytest.raises(SystemExit) as info:
+            main(["book"])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "required: ID" in err or "required: SLOT_ID" in err
+        assert "(see slotfsm book --help)" in err

@@ -13,7 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import attrs
 
@@ -238,8 +238,33 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line too (with where to find help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    # Accepted after the subcommand too (`slotfsm migrate --store URL`), without
+    # overriding a value given before it.
+    own = {s for action in parser._actions for s in action.option_strings}
+    if "--store" not in own:
+        parser.add_argument("--store", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    if "--lifecycle" not in own:
+        parser.add_argument("--lifecycle", dest="use_lifecycle", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
+    if "--json" not in own:
+        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _global_options(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="slotfsm",
         description="Slot lifecycles as declared state machines, enforced atomically.",
     )
@@ -307,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     add_commands(sub)
+    for child in set(sub.choices.values()):
+        _global_options(child)
     return parser
 
 
