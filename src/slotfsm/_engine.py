@@ -91,6 +91,8 @@ class Engine:
             ignore_invalid_triggers=True,
         )
         self._events = self._machine.events
+        self._by_key = {(t.event, src): lifecycle.transitions_for(t.event, src)
+                        for t in lifecycle.transitions for src in t.source}
 
     def choose(
         self, state: str, event: str, context: Mapping[str, Any]
@@ -110,7 +112,7 @@ class Engine:
     def _choose(
         self, state: str, event: str, slot: Slot, user: str | None, context: Mapping[str, Any]
     ) -> tuple[Transition | None, str | None]:
-        candidates = self.lifecycle.transitions_for(event, state)
+        candidates = self._by_key.get((event, state), ())
         if not candidates:
             return None, None
         probe = _Probe(state, (slot, user, event, context))

@@ -107,7 +107,11 @@ class SlotManager:
         self._opens = {e: lifecycle.opens_kind(e) for e in lifecycle.events}
         # The slot an optimistic decision assumes; its id is never shown (no refusal can
         # come from an assumed status) and its version None tells the store to skip it.
-        self._assumed = {state: Slot("", state, None) for state in lifecycle.states}
+        self._assumed = {
+            event: Slot("", source, None)
+            for event in lifecycle.events
+            if (source := lifecycle.optimistic_source(event)) is not None
+        }
         self._clock = clock
         self._new_id = new_id
         self._max_attempts = max_attempts
@@ -316,10 +320,9 @@ class SlotManager:
     ) -> Applied:
         store = self.store
         record: Hold | object | None = UNKNOWN
-        source = self.lifecycle.optimistic_source(event)
-        slot: Slot | None
-        if source is not None:
-            slot = self._assumed[source]
+        slot: Slot | None = self._assumed.get(event)
+        if slot is not None:
+            pass  # decided optimistically on the status the event leaves from
         elif slot_id is not None:
             slot = store.slot(slot_id)
         else:
