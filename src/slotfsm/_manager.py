@@ -320,15 +320,15 @@ class SlotManager:
     ) -> Applied:
         store = self.store
         record: Hold | object | None = UNKNOWN
+        # Unguarded: decide on the status the event leaves from; the store checks it.
         slot: Slot | None = self._assumed.get(event)
-        if slot is not None:
-            pass  # decided optimistically on the status the event leaves from
-        elif slot_id is not None:
-            slot = store.slot(slot_id)
-        else:
-            assert record_id is not None
-            record = store.record(record_id)
-            slot = store.slot(record.slot_id) if isinstance(record, Hold) else None
+        if slot is None:  # guarded: read what the guards will look at
+            if slot_id is not None:
+                slot = store.slot(slot_id)
+            else:
+                assert record_id is not None
+                record = store.record(record_id)
+                slot = store.slot(record.slot_id) if isinstance(record, Hold) else None
         decide = self._engine.decide_fast
         for _ in range(self._max_attempts):
             change = decide(event, slot_id, slot, user, self._clock(), self._new_id, context,
