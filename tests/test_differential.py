@@ -11,7 +11,7 @@ import pytest
 from conftest import StoreFactory
 from helpers import check_invariants
 from slotfsm import MemoryStore, SlotFSMError, SlotManager, Store
-from slotfsm._ids import slot_tag
+from slotfsm._ids import record_id
 
 SLOTS = ["s1", "s2", "s3"]
 USERS = ["u1", "u2"]
@@ -24,7 +24,7 @@ def deterministic_manager(store: Store) -> SlotManager:
         store,
         clock=lambda: float(next(clock)),
         # Deterministic, but shaped like new_record_id: sharded stores route by the tag.
-        new_id=lambda kind, slot_id: f"{kind[0]}_{slot_tag(slot_id)}_{next(ids):06d}",
+        new_id=lambda kind, slot_id: record_id(kind, slot_id, f"{next(ids):06d}"),
     )
 
 

@@ -91,8 +91,7 @@ class Engine:
             ignore_invalid_triggers=True,
         )
         self._events = self._machine.events
-        self._by_key = {(t.event, src): lifecycle.transitions_for(t.event, src)
-                        for t in lifecycle.transitions for src in t.source}
+        self._by_key = lifecycle._by_key  # the declaration's own (event, state) index
 
     def choose(
         self, state: str, event: str, context: Mapping[str, Any]
@@ -179,22 +178,16 @@ class Engine:
             if not isinstance(record, Hold) or record.kind != record_kind:
                 raise NotFound(f"{title} {record_id} not found", record_id=record_id)
             slot_id = record.slot_id
-            _check_holder(record, user, override, title)
+            check_holder(record, user, override, title)
         if slot is None:
             raise NotFound(f"Slot {slot_id} not found", slot_id=slot_id, event=event)
         status = slot.status
         shown_id = slot_id if slot_id is not None else slot.id
         transition, refused = self._choose(status, event, slot, user, context)
         if transition is None:
-            if refused is not None:
-                message = (
-                    f"Slot {shown_id}: guard {refused!r} refused {event!r} "
-                    f"(current status: {status})"
-                )
-            else:
-                message = lifecycle.refusal_message(event, status, shown_id, user)
             raise SlotConflict(
-                message, slot_id=shown_id, event=event, status=status, guard=refused, user=user
+                lifecycle.refusal_message(event, status, shown_id, user, refused),
+                slot_id=shown_id, event=event, status=status, guard=refused, user=user,
             )
         closes = None
         if transition.closes is not None:
@@ -205,16 +198,13 @@ class Engine:
                 )
             target_id = record_id
             if record_id is None and isinstance(record, Hold):
-                _check_holder(record, user, override, hold_title(transition.closes))
+                check_holder(record, user, override, hold_title(transition.closes))
                 target_id = record.id
             closes = Close(
                 transition.closes, transition.outcome, target_id, None if override else user
             )
         elif override:
-            raise InvalidInput(
-                f"override applies only to events that close a record; {event!r} closes none",
-                event=event,
-            )
+            raise override_error(event)
         opens = None
         if transition.opens is not None:
             assert slot_id is not None
@@ -227,7 +217,21 @@ class Engine:
                       closes, override)
 
 
-def _check_holder(record: Hold, user: str | None, override: bool, title: str) -> None:
+def override_error(event: str) -> InvalidInput:
+    """The error for ``override=True`` on an event that closes no record."""
+    return InvalidInput(
+        f"override applies only to events that close a record; {event!r} closes none",
+        event=event,
+    )
+
+
+def check_holder(record: Hold, user: str | None, override: bool, title: str) -> None:
+    """Refuse closing ``record`` unless it is active and held by ``user`` (or overridden).
+
+    Raises:
+        SlotConflict: the record is no longer active.
+        Forbidden: another user holds it and there is no override.
+    """
     if not record.active:
         raise SlotConflict(
             f"{title} {record.id} is not active (current status: {record.status})",

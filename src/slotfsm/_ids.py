@@ -51,7 +51,15 @@ _unique = _Unique()
 os.register_at_fork(after_in_child=_unique.reseed)
 
 
+def record_id(kind: str, slot_id: str, unique: str) -> str:
+    """The id of record ``unique`` of ``kind`` on ``slot_id``, in the shape above.
+
+    ``unique`` must not contain ``_``; a deterministic ``new_id`` (tests, models) builds
+    its ids with this so sharded stores can route them.
+    """
+    return f"{_PREFIX.get(kind, kind)}_{slot_tag(slot_id)}_{unique}"
+
+
 def new_record_id(kind: str, slot_id: str) -> str:
     """A fresh, globally unique record id for ``kind`` on ``slot_id``."""
-    unique = f"{_unique.process}{next(_unique.counter):x}"
-    return f"{_PREFIX.get(kind, kind)}_{slot_tag(slot_id)}_{unique}"
+    return record_id(kind, slot_id, f"{_unique.process}{next(_unique.counter):x}")

@@ -177,7 +177,9 @@ class Lifecycle:
     _allowed: dict[str, tuple[str, ...]] = attrs.field(init=False, repr=False, eq=False)
     _holds: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
     _optimistic: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
+    _opens: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
     _closes: dict[str, str | None] = attrs.field(init=False, repr=False, eq=False)
+    _closing: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
     _engine: list[Engine] = attrs.field(init=False, repr=False, eq=False)
     _lock: threading.Lock = attrs.field(init=False, repr=False, eq=False)
 
@@ -211,11 +213,11 @@ class Lifecycle:
         self._check_reachable()
         set_(self, "_holds", self._derive_holds())
         set_(self, "_optimistic", {e: self._optimistic_source(e) for e in events})
-        closes: dict[str, str | None] = {}
-        for e in events:
-            kinds = {t.closes for t in self.transitions if t.event == e}
-            closes[e] = kinds.pop() if len(kinds) == 1 else None
-        set_(self, "_closes", closes)
+        set_(self, "_opens", {e: self._only_kind(e, "opens") for e in events})
+        set_(self, "_closes", {e: self._only_kind(e, "closes") for e in events})
+        set_(self, "_closing", frozenset(
+            t.event for t in self.transitions if t.closes is not None
+        ))
         self._check_messages()
         set_(self, "_engine", [])
         set_(self, "_lock", threading.Lock())
@@ -356,6 +358,10 @@ class Lifecycle:
             return None
         return candidates[0].source[0]
 
+    def _only_kind(self, event: str, which: str) -> str | None:
+        kinds = {getattr(t, which) for t in self.transitions if t.event == event}
+        return kinds.pop() if len(kinds) == 1 else None
+
     def _check_messages(self) -> None:
         formatter = string.Formatter()
         for key, template in self.messages.items():
@@ -411,12 +417,11 @@ class Lifecycle:
 
     def closes_any(self, event: str) -> bool:
         """Whether some transition of ``event`` closes a record (so override may apply)."""
-        return any(t.closes is not None for t in self.transitions if t.event == event)
+        return event in self._closing
 
     def opens_kind(self, event: str) -> str | None:
         """The record kind every transition of ``event`` opens, or ``None``."""
-        kinds = {t.opens for t in self.transitions if t.event == event}
-        return kinds.pop() if len(kinds) == 1 else None
+        return self._opens.get(event)
 
     def closes_kind(self, event: str) -> str | None:
         """The record kind every transition of ``event`` closes, or ``None``."""
@@ -433,8 +438,13 @@ class Lifecycle:
             return False
         return self.engine.choose(state, event, context)[0] is not None
 
-    def refusal_message(self, event: str, state: str, slot_id: str, user: str | None) -> str:
-        """The conflict message for ``event`` refused in ``state`` (declared or generic)."""
+    def refusal_message(
+        self, event: str, state: str, slot_id: str, user: str | None, guard: str | None = None
+    ) -> str:
+        """The conflict message for ``event`` refused in ``state`` (declared or generic),
+        or, when ``guard`` is given, refused by that guard."""
+        if guard is not None:
+            return f"Slot {slot_id}: guard {guard!r} refused {event!r} (current status: {state})"
         template = self.messages.get((event, state)) or self.messages.get(event)
         if template is None:
             return f"Event {event!r} is not allowed for slot {slot_id} (current status: {state})"

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from ._default import SLOT_LIFECYCLE
-from ._engine import UNKNOWN, Engine
+from ._engine import UNKNOWN, Engine, override_error
 from ._ids import new_record_id
 from ._lifecycle import CREATE_EVENT, Lifecycle
 from ._records import Applied, Change, ChargingSession, HistoryEntry, Hold, Reservation, Slot
 from .errors import InvalidInput, NotFound, SlotConflict
 from .stores import MemoryStore, Store
 
-__all__ = ["MAX_ID_LENGTH", "SlotManager"]
+__all__ = ["MAX_ID_LENGTH", "SlotManager", "check_call", "check_id"]
 
 #: Longest slot id, record id or user name accepted (characters). Long enough for any
 #: natural key, short enough for every store's index limits.
@@ -41,6 +41,29 @@ def check_id(value: object, what: str) -> str:
             problem = "contains control or non-printable characters"
         raise InvalidInput(f"{what} {problem}")
     return value
+
+
+def check_call(
+    lifecycle: Lifecycle, event: object, user: object, override: object,
+    context: Mapping[str, Any],
+) -> None:
+    """Validate the arguments of ``fire``/``close_record`` before anything is read.
+
+    Raises:
+        InvalidInput: an unknown event, a bad user, a non-bool or misplaced override, or
+            context that reuses a name the guards get anyway.
+    """
+    if type(event) is not str or event not in lifecycle.events:
+        raise InvalidInput(f"Unknown event {event!r}; known: {list(lifecycle.events)}")
+    check_id(user, "user")
+    if type(override) is not bool:
+        raise InvalidInput(f"override must be True or False, not {override!r}")
+    if override and not lifecycle.closes_any(event):
+        raise override_error(event)  # whatever the slot or the guards would say
+    if context and not _RESERVED_CONTEXT.isdisjoint(context):
+        raise InvalidInput(
+            f"context may not use the names {sorted(_RESERVED_CONTEXT & set(context))}"
+        )
 
 
 class SlotManager:
@@ -102,9 +125,6 @@ class SlotManager:
         self.store = store
         self.lifecycle = lifecycle
         self._engine: Engine = lifecycle.engine
-        self._events = frozenset(lifecycle.events)
-        self._closing = frozenset(e for e in lifecycle.events if lifecycle.closes_any(e))
-        self._opens = {e: lifecycle.opens_kind(e) for e in lifecycle.events}
         # The slot an optimistic decision assumes; its id is never shown (no refusal can
         # come from an assumed status) and its version None tells the store to skip it.
         self._assumed = {
@@ -154,9 +174,7 @@ class SlotManager:
         if status is not None and (
             not isinstance(status, str) or status not in self.lifecycle.states
         ):
-            raise InvalidInput(
-                    f"Unknown status {status!r}; known: {list(self.lifecycle.states)}"
-                )
+            raise InvalidInput(f"Unknown status {status!r}; known: {list(self.lifecycle.states)}")
         return self.store.slots(status)
 
     def history(self, slot_id: str) -> list[HistoryEntry]:
@@ -225,7 +243,7 @@ class SlotManager:
     def _open(self, slot_id: str, event: str, kind: str, user: str) -> Hold | None:
         check_id(slot_id, "slot id")
         check_id(user, "user")
-        if self._opens.get(event) != kind:
+        if self.lifecycle.opens_kind(event) != kind:
             raise InvalidInput(
                 f"lifecycle {self.lifecycle.name!r} has no {event!r} event opening a {kind}; "
                 "use fire()", event=event,
@@ -290,23 +308,7 @@ class SlotManager:
     def _check_call(
         self, event: object, user: object, override: object, context: dict[str, Any]
     ) -> None:
-        if type(event) is not str or event not in self._events:
-            raise InvalidInput(
-                f"Unknown event {event!r}; known: {list(self.lifecycle.events)}",
-            )
-        check_id(user, "user")
-        if type(override) is not bool:
-            raise InvalidInput(f"override must be True or False, not {override!r}")
-        if override and event not in self._closing:
-            # Refused before anything is read, whatever the slot or the guards.
-            raise InvalidInput(
-                f"override applies only to events that close a record; {event!r} closes none",
-                event=event,
-            )
-        if context and not _RESERVED_CONTEXT.isdisjoint(context):
-            raise InvalidInput(
-                f"context may not use the names {sorted(_RESERVED_CONTEXT & set(context))}"
-            )
+        check_call(self.lifecycle, event, user, override, context)
 
     def _run(
         self,

@@ -22,7 +22,7 @@ from ._base import Store, applied, closes_ok
 __all__ = ["SQLiteStore"]
 
 
-class _Slot:
+class _Shared:
     """A plain attribute holder (like threading.local, but shared by all threads)."""
 
     conn: sqlite3.Connection | None = None
@@ -32,6 +32,7 @@ class _Slot:
 def _hold(row: Any) -> Hold:
     """A record from ``id, slot_id, kind, holder, status, created_at, ended_at``."""
     return make_hold(row[2], row[0], row[1], row[3], row[4], row[5], row[6])
+
 
 SCHEMA_VERSION = 1
 
@@ -141,7 +142,7 @@ class SQLiteStore(Store):
                             f"override FROM {p}history WHERE slot_id = ? ORDER BY version",
         }
         self._opened: list[tuple[int, sqlite3.Connection]] = []
-        self._memory_local = _Slot()
+        self._memory_local = _Shared()
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if self.path == ":memory:" else nullcontext()
         )
@@ -264,8 +265,9 @@ class SQLiteStore(Store):
         if change.source is None:
             if conn.execute(sql["insert_slot"], (slot_id, change.target)).rowcount != 1:
                 return Stale(self._read_slot(conn, slot_id))
-            self._write_history(conn, change, slot_id, 1, None)
-            return applied(change, slot_id, 1, None, None)
+            result = applied(change, slot_id, 1, None, None)
+            self._write_history(conn, result)
+            return result
         if closes is not None and not closes_ok(change, record, slot_id):
             return Stale(self._read_slot(conn, slot_id), record)
         # The compare-and-set: status, and version whenever the decision saw one.
@@ -287,15 +289,16 @@ class SQLiteStore(Store):
         if opened is not None:
             conn.execute(sql["open"], (opened.id, slot_id, opened.kind, opened.user,
                                        opened.created_at))
-        ref = opened.id if opened is not None else (closed.id if closed is not None else None)
-        self._write_history(conn, change, slot_id, version, ref)
-        return applied(change, slot_id, version, opened, closed)
+        result = applied(change, slot_id, version, opened, closed)
+        self._write_history(conn, result)
+        return result
 
-    def _write_history(self, conn: sqlite3.Connection, change: Change, slot_id: str,
-                       version: int, ref: str | None) -> None:
-        conn.execute(self._sql["history"], (slot_id, version, change.event, change.source,
-                                            change.target, change.user, change.at, ref,
-                                            int(change.override)))
+    def _write_history(self, conn: sqlite3.Connection, result: Applied) -> None:
+        # From the Applied's fields, not its lazily built HistoryEntry: nobody reads that.
+        c = result.change
+        conn.execute(self._sql["history"], (result.slot_id, result.version, c.event, c.source,
+                                            c.target, c.user, c.at, result.ref,
+                                            int(c.override)))
 
     def _read_slot(self, conn: sqlite3.Connection, slot_id: str) -> Slot | None:
         row = conn.execute(self._sql["slot"], (slot_id,)).fetchone()
@@ -344,4 +347,4 @@ class SQLiteStore(Store):
             if owner == pid:  # never touch a connection inherited through fork
                 conn.close()
         self._local = threading.local()
-        self._memory_local = _Slot()
+        self._memory_local = _Shared()

@@ -14,11 +14,12 @@ from typing import Any
 
 import attrs
 
-from .._ids import slot_tag
+from .._engine import check_holder, override_error
+from .._ids import record_id as shaped_record_id
 from .._lifecycle import CREATE_EVENT, Lifecycle, Transition
-from .._manager import SlotManager, check_id
+from .._manager import SlotManager, check_call, check_id
 from .._records import Applied, HistoryEntry, Hold, Slot, hold_title, make_hold
-from ..errors import Forbidden, InvalidInput, NotFound, SlotConflict, SlotFSMError
+from ..errors import InvalidInput, NotFound, SlotConflict, SlotFSMError
 from ._invariants import SlotView
 
 __all__ = [
@@ -65,8 +66,6 @@ def named_operations(lifecycle: Lifecycle) -> tuple[str, ...]:
 #: Every operation name an :class:`Operation` may carry.
 OPERATIONS = ("add_slot", *NAMED, "fire", "close_record")
 
-_RESERVED_CONTEXT = frozenset({"slot", "user", "event"})
-_RECORD_PREFIX = {"reservation": "r", "session": "s"}
 
 
 @attrs.frozen(repr=False)
@@ -207,7 +206,7 @@ def record_id(kind: str, slot_id: str, n: int, salt: str = "") -> str:
     It embeds the slot's tag as :func:`slotfsm._ids.new_record_id` does, so stores that
     shard by slot find the record from its id.
     """
-    return f"{_RECORD_PREFIX.get(kind, kind)}_{slot_tag(slot_id)}_m{n:x}{salt}"
+    return shaped_record_id(kind, slot_id, f"m{n:x}{salt}")
 
 
 NewId = Callable[[str, str], str]
@@ -330,17 +329,8 @@ class ReferenceModel:
         return slot
 
     def _check_call(self, event: Any, user: Any, override: Any, context: Mapping[str, Any]) -> None:
-        if type(event) is not str or event not in self.lifecycle.events:
-            raise InvalidInput(f"Unknown event {event!r}; known: {list(self.lifecycle.events)}")
-        check_id(user, "user")
-        if type(override) is not bool:
-            raise InvalidInput(f"override must be True or False, not {override!r}")
-        if override and not self.lifecycle.closes_any(event):
-            raise _override_error(event)
-        if context and not _RESERVED_CONTEXT.isdisjoint(context):
-            raise InvalidInput(
-                f"context may not use the names {sorted(_RESERVED_CONTEXT & set(context))}"
-            )
+        # Argument checking is the manager's vocabulary, not the behaviour under test.
+        check_call(self.lifecycle, event, user, override, context)
 
     def _choose(
         self, slot: Slot, event: str, user: str, context: Mapping[str, Any]
@@ -353,11 +343,7 @@ class ReferenceModel:
                     break
             else:
                 return t
-        if refused is not None:
-            message = (f"Slot {slot.id}: guard {refused!r} refused {event!r} "
-                       f"(current status: {slot.status})")
-        else:
-            message = self.lifecycle.refusal_message(event, slot.status, slot.id, user)
+        message = self.lifecycle.refusal_message(event, slot.status, slot.id, user, refused)
         raise SlotConflict(message, slot_id=slot.id, event=event, status=slot.status,
                            guard=refused, user=user)
 
@@ -380,9 +366,9 @@ class ReferenceModel:
                     slot_id=slot_id, event=event,
                 )
             closing = held[0]
-            _check_holder(closing, user, override, hold_title(t.closes))
+            check_holder(closing, user, override, hold_title(t.closes))
         elif override:
-            raise _override_error(event)
+            raise override_error(event)
         return self._commit(slot, t, user, override, closing, ids)
 
     def _close_record(
@@ -398,7 +384,7 @@ class ReferenceModel:
         record = self.records.get(rid)
         if record is None or record.kind != kind:
             raise NotFound(f"{title} {rid} not found", record_id=rid)
-        _check_holder(record, user, override, title)
+        check_holder(record, user, override, title)
         slot = self.slots[record.slot_id]
         t = self._choose(slot, event, user, context)
         closed = self._commit(slot, t, user, override, record, ids).closed
@@ -429,23 +415,3 @@ class ReferenceModel:
                              ref, override)
         self.history[slot.id].append(entry)
         return Fired(new, entry, opened, closed)
-
-
-def _override_error(event: str) -> InvalidInput:
-    return InvalidInput(
-        f"override applies only to events that close a record; {event!r} closes none",
-        event=event,
-    )
-
-
-def _check_holder(record: Hold, user: str, override: bool, title: str) -> None:
-    if not record.active:
-        raise SlotConflict(
-            f"{title} {record.id} is not active (current status: {record.status})",
-            slot_id=record.slot_id, record_id=record.id, status=record.status,
-        )
-    if record.user != user and not override:
-        raise Forbidden(
-            f"{title} {record.id} belongs to another user",
-            slot_id=record.slot_id, record_id=record.id, user=user,
-        )
