@@ -35,8 +35,11 @@ def _lifecycle(args: argparse.Namespace) -> Lifecycle:
     return load_lifecycle(args.use_lifecycle)
 
 
-def _manager(args: argparse.Namespace) -> SlotManager:
-    return SlotManager(open_store(args.store), lifecycle=_lifecycle(args))
+def _manager(args: argparse.Namespace, lifecycle: Lifecycle | None = None) -> SlotManager:
+    # main() closes the store when the command is done (pools, connections).
+    store = open_store(args.store)
+    args.opened.append(store)
+    return SlotManager(store, lifecycle=lifecycle or _lifecycle(args))
 
 
 def _emit(args: argparse.Namespace, value: Any, text: str) -> None:
@@ -70,7 +73,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the seed's "Testing After Deployment" checklist against a store."""
     out: TextIO = sys.stdout
     # The checklist is the fix note's: it always runs the default lifecycle.
-    mgr = SlotManager(open_store(args.store), lifecycle=SLOT_LIFECYCLE)
+    mgr = _manager(args, SLOT_LIFECYCLE)
     slot_id = secrets.token_hex(12)  # shaped like the seed's MongoDB ObjectIds
     failures = 0
 
@@ -138,7 +141,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for e in mgr.history(slot_id):
         print(f"   v{e.version} {e.event:<8} {e.source or '-':>9} -> {e.target:<9} "
               f"user={e.user or '-'} ref={e.ref or '-'}", file=out)
-    mgr.close()
     if failures:
         print(f"\n{failures} check(s) FAILED", file=out)
         return 1
@@ -184,22 +186,24 @@ def cmd_slots_history(args: argparse.Namespace) -> int:
     return 0
 
 
+# command -> (SlotManager method, whether it closes a record and so takes --override)
+_RECORD_COMMANDS = {
+    "book": ("book", False),
+    "start": ("start_charging", False),
+    "cancel": ("cancel_reservation", True),
+    "complete": ("complete_reservation", True),
+    "stop": ("stop_charging", True),
+}
+
+
 def _record_command(name: str) -> Handler:
+    method, closes = _RECORD_COMMANDS[name]
+
     def run(args: argparse.Namespace) -> int:
-        mgr = _manager(args)
-        if name in ("book", "start"):
-            opened = mgr.book(args.id, user=args.user) if name == "book" else mgr.start_charging(
-                args.id, user=args.user)
-            _emit(args, opened, _record_line(opened))
-            return 0
-        override = args.override
-        calls = {
-            "cancel": mgr.cancel_reservation,
-            "complete": mgr.complete_reservation,
-            "stop": mgr.stop_charging,
-        }
-        closed = calls[name](args.id, user=args.user, override=override)
-        _emit(args, closed, _record_line(closed))
+        call = getattr(_manager(args), method)
+        record = call(args.id, user=args.user, override=args.override) if closes else call(
+            args.id, user=args.user)
+        _emit(args, record, _record_line(record))
         return 0
 
     return run
@@ -225,13 +229,13 @@ def cmd_lifecycle(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     store = open_store(args.store)
+    args.opened.append(store)
     migrate = getattr(store, "migrate", None)
     if migrate is None:
         print(f"{type(store).__name__} keeps no schema; nothing to migrate")
         return 0
     version = migrate()
     print(f"{redact(args.store)}: schema at version {version}")
-    store.close()
     return 0
 
 
@@ -313,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=what)
         p.add_argument("id", metavar=target.replace(" ", "_").upper())
         p.add_argument("--user", required=True, help="who acts")
-        if name in ("cancel", "complete", "stop"):
+        if _RECORD_COMMANDS[name][1]:
             p.add_argument("--override", action="store_true",
                            help="operator override: act on another user's record (recorded)")
         p.set_defaults(func=_record_command(name))
@@ -347,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A driver's pool logs every reconnect attempt while a server is down; the one line
     # this command prints on failure says it better.
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    args.opened = []  # stores a command opened, closed below
     try:
         code: int = args.func(args)
         return code
@@ -365,6 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("slotfsm: interrupted", file=sys.stderr)
         return 130
+    finally:
+        for store in args.opened:
+            store.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
