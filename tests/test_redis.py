@@ -20,6 +20,7 @@ import pytest
 import redis
 
 import slotfsm
+from helpers import replay
 from servers_redis import PASSWORD, RedisCluster, RedisServer, start_server
 from slotfsm import (
     Forbidden,
@@ -133,41 +134,6 @@ def commands_during(nodes: list[redis.Redis], store: RedisStore,
 def keyslot(node: redis.Redis, key: str | bytes) -> int:
     """The cluster hash slot Redis itself computes for ``key``."""
     return int(node.execute_command("CLUSTER", "KEYSLOT", key))  # type: ignore[no-untyped-call]
-
-
-def check_invariants(store: RedisStore, slot_ids: list[str]) -> Counter[tuple[str, str]]:
-    """Assert the slots are consistent; return how often each (event, ref) is in history."""
-    seen: Counter[tuple[str, str]] = Counter()
-    for sid in slot_ids:
-        slot = store.slot(sid)
-        assert slot is not None
-        hist = store.history(sid)
-        assert [h.version for h in hist] == list(range(1, len(hist) + 1)), "version gap"
-        assert slot.version == len(hist)
-        assert hist[0].event == "create" and hist[0].source is None
-        status, open_ref, open_kind = hist[0].target, None, None
-        for h in hist[1:]:
-            assert h.source == status, f"history does not replay at v{h.version}"
-            assert h.ref is not None
-            seen[(h.event, h.ref)] += 1
-            if h.event in ("book", "start"):
-                assert open_ref is None, f"double booking on {sid!r} at v{h.version}"
-                open_ref, open_kind = h.ref, "reservation" if h.event == "book" else "session"
-            else:
-                assert h.ref == open_ref, f"{h.event} closed {h.ref}, open was {open_ref}"
-                open_ref = open_kind = None
-            status = h.target
-        assert status == slot.status
-        active = store.active(sid)
-        if slot.status == "available":
-            assert active == []
-        else:
-            want = "reservation" if slot.status == "booked" else "session"
-            assert [(r.id, r.kind) for r in active] == [(open_ref, want)]
-            assert open_kind == want
-        opened = {h.ref for h in hist if h.event in ("book", "start")}
-        assert {r.id for r in store.records(sid)} == opened
-    return seen
 
 
 # -- workers in other processes (spawned: they import this module) ------------------------
@@ -409,7 +375,7 @@ class TestBadInput:
             assert mgr.get_slot(sid).version == 3
             assert [h.slot_id for h in mgr.history(sid)] == [sid] * 3
         assert sorted(s.id for s in mgr.list_slots()) == sorted(AWKWARD_IDS)
-        check_invariants(store, AWKWARD_IDS)
+        replay(store, AWKWARD_IDS)
 
     def test_huge_ids_are_refused(self, make_store: Callable[..., RedisStore]) -> None:
         mgr = SlotManager(make_store())
@@ -471,7 +437,7 @@ class TestRaces:
             p.join(timeout=150)
             assert p.exitcode == 0
         results = [json.loads(o.read_text()) for o in outs]
-        seen = check_invariants(store, slot_ids)
+        seen = replay(store, slot_ids)
         ok = Counter(tuple(x) for r in results for x in r["ok"])
         assert ok, "no worker succeeded"
         assert all(n == 1 for n in ok.values())
@@ -507,7 +473,7 @@ class TestFaults:
             for p in procs:
                 p.kill()
                 p.join()
-        check_invariants(store, slot_ids)
+        replay(store, slot_ids)
 
     def test_server_crash_and_restart(self, tmp_path: Path) -> None:
         """In-flight operations fail with 503; after the restart the same manager works."""
@@ -570,7 +536,7 @@ class TestFaults:
             assert ok_after, "the same manager did not work after the restart"
             assert all(PASSWORD not in str(e) for e in unavailable)
             assert len(ok_after) >= 50, "the same manager did not keep working"
-            seen = check_invariants(store, slot_ids)
+            seen = replay(store, slot_ids)
             # appendfsync always: every acknowledged change survived the crash, once.
             assert all(seen[k] == 1 for k in ok)
         finally:
